@@ -1,0 +1,35 @@
+# refvae: two commands on a fresh machine with Python 3.11 and make.
+#   make demo   train two small models on procedural dSprites and write a report
+#   make test   the whole suite: unit tests, then every notebook in fast mode (nbval)
+# `make notebooks` runs the course at full size (meant for a GPU runtime).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test unit nbtest notebooks bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'
+	@touch $(STAMP)
+
+test: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest tests -p no:cacheprovider
+	TF_CPP_MIN_LOG_LEVEL=3 REFVAE_FAST=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=600 -p no:cacheprovider --durations=0 notebooks/
+
+unit: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest tests -p no:cacheprovider
+
+notebooks: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 REFVAE_FULL=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=36000 -p no:cacheprovider --durations=0 notebooks/
+
+bench: $(STAMP)
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from refvae.cli import main
+
+sys.exit(main())

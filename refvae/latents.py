@@ -1,0 +1,356 @@
+"""Latent families on ``tfp.distributions``: the q(z|x) and p(z) of every model in refvae.
+
+A latent family turns an encoder's output into a posterior, knows its prior, draws
+reparameterised samples, and evaluates log-densities *per unit*. A unit is what the total
+correlation treats as one variable z_d: one coordinate of a Gaussian latent, or one whole
+relaxed one-hot vector of a Concrete latent (002 §5 treats the discrete variable as a
+single "dimension" of the code). Every distribution object a family returns obeys one
+small protocol, which the estimators and decompositions rely on:
+
+    dist.log_prob(z) -> [..., num_units]   (z: [..., event_size], broadcast against the
+                                             distribution's batch [B] / [B, D])
+
+For a diagonal Gaussian that is simply ``tfd.Normal`` with batch shape [B, D]; the
+Concrete and grouped families wrap their TFP distributions to follow it.
+
+The pairwise density tensor of the β-TCVAE estimators (001 §4.1) is then one broadcasted
+call::
+
+    log_q_pairwise[i, j, d] = log q(z_i,d | x_j) = dist.log_prob(z[:, None, :])[i, j, d]
+
+Concrete densities are evaluated in log space (``ExpRelaxedOneHotCategorical``, Maddison
+et al. 2017) at y = log z. The change of variables z = exp(y) has a Jacobian that depends
+on z alone, so it cancels in every difference of log-densities at the same point (KL,
+mutual information, total correlation); refvae's Concrete log-densities are log-space
+densities and all its ELBO terms are exact for the relaxed variable.
+
+Example:
+    >>> latent = Grouped([DiagonalGaussian(10), Concrete(10)])
+    >>> latent.param_size, latent.event_size, latent.num_units, latent.groups[1]
+    (30, 20, 11, [10])
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+# A floor for log z of a relaxed one-hot sample whose smallest entries underflow.
+_LOG_FLOOR = 1e-30
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_params(params, width, name="params"):
+    params = tf.convert_to_tensor(params)
+    if params.shape.rank != 2:
+        raise ValueError(f"{name} must have shape [batch, {width}], got {params.shape}")
+    if params.shape[-1] is not None and params.shape[-1] != width:
+        raise ValueError(f"{name} must have {width} columns, got {params.shape[-1]}")
+    return params
+
+
+# ----------------------------------------------------------------- distribution wrappers
+
+
+class ConcreteUnit:
+    """A relaxed one-hot variable seen as one unit: ``log_prob`` returns [..., 1].
+
+    Wraps ``tfd.ExpRelaxedOneHotCategorical`` (batch [B], event [K]) and evaluates it at
+    y = log z, so a caller passes the relaxed one-hot vector z itself.
+    """
+
+    def __init__(self, logits, temperature):
+        self.logits = logits
+        self.temperature = temperature
+        self.distribution = tfd.ExpRelaxedOneHotCategorical(temperature, logits=logits)
+
+    @property
+    def probs(self):
+        """Class probabilities of the underlying categorical, softmax(logits)."""
+        return tf.nn.softmax(self.logits, axis=-1)
+
+    def log_prob(self, z):
+        log_z = tf.math.log(tf.maximum(z, _LOG_FLOOR))
+        return self.distribution.log_prob(log_z)[..., None]
+
+    def mean(self):
+        return self.probs
+
+
+class GroupedDistribution:
+    """Several unit-protocol distributions side by side over consecutive slices of z."""
+
+    def __init__(self, parts, event_sizes):
+        self.parts = list(parts)
+        self.event_sizes = list(event_sizes)
+
+    def log_prob(self, z):
+        pieces = tf.split(z, self.event_sizes, axis=-1)
+        return tf.concat([part.log_prob(piece) for part, piece in zip(self.parts, pieces)], axis=-1)
+
+    def mean(self):
+        return tf.concat([part.mean() for part in self.parts], axis=-1)
+
+
+# ------------------------------------------------------------------------ the families
+
+
+class Latent:
+    """Base class: the interface every latent family provides (see the module docstring)."""
+
+    param_size: int
+    event_size: int
+    num_units: int
+
+    @property
+    def groups(self):
+        """Lists of unit indices, one list a group (HFVAE's z_d of 002 Fig 3)."""
+        return [list(range(self.num_units))]
+
+    def posterior(self, params):
+        raise NotImplementedError
+
+    def prior(self, dtype=tf.float32):
+        raise NotImplementedError
+
+    def sample(self, posterior, seed=None):
+        raise NotImplementedError
+
+    def mean(self, posterior):
+        """A deterministic code: the posterior mean (softmax probabilities for Concrete)."""
+        return posterior.mean()
+
+    def log_prob_units(self, dist, z):
+        """Per-unit log densities [..., num_units] of z under ``dist`` (posterior or prior)."""
+        return dist.log_prob(z)
+
+    def log_q_pairwise(self, z, posterior):
+        """log q(z_i,d | x_j) as a tensor [M, B, num_units] (z: [M, event_size]).
+
+        Materialises the whole tensor: for teaching and small batches. The estimators
+        compute the same entries chunk by chunk.
+        """
+        z = tf.convert_to_tensor(z)
+        if z.shape.rank != 2:
+            raise ValueError(f"z must have shape [M, {self.event_size}], got {z.shape}")
+        return posterior.log_prob(z[:, None, :])
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class DiagonalGaussian(Latent):
+    """q(z|x) = Π_d N(z_d; μ_d(x), σ_d(x)²), prior p(z) = N(0, I).
+
+    The encoder emits 2·dim numbers per data point: the means, then either a raw scale
+    mapped through softplus (σ = softplus(s) + min_scale) or a log-variance
+    (σ = exp(½ log σ²)). Samples are reparameterised, z = μ + σ ε with ε ~ N(0, I)
+    (Kingma & Welling 2014; 003 §3.2).
+
+    Args:
+        dim: number of latent dimensions D.
+        parameterization: "softplus" (default) or "log_var".
+        min_scale: lower bound added to a softplus scale, keeping log q finite.
+    """
+
+    name = "gaussian"
+
+    def __init__(self, dim, parameterization="softplus", min_scale=1e-5):
+        self.dim = _check_positive_int(dim, "dim")
+        if parameterization not in ("softplus", "log_var"):
+            raise ValueError(f"parameterization must be 'softplus' or 'log_var', got {parameterization!r}")
+        if not min_scale >= 0:
+            raise ValueError(f"min_scale must be >= 0, got {min_scale!r}")
+        self.parameterization = parameterization
+        self.min_scale = float(min_scale)
+        self.param_size = 2 * self.dim
+        self.event_size = self.dim
+        self.num_units = self.dim
+
+    def posterior(self, params):
+        params = _check_params(params, self.param_size)
+        loc, raw = tf.split(params, 2, axis=-1)
+        if self.parameterization == "softplus":
+            scale = tf.nn.softplus(raw) + self.min_scale
+        else:
+            scale = tf.exp(0.5 * raw)
+        return tfd.Normal(loc=loc, scale=scale)
+
+    def prior(self, dtype=tf.float32):
+        return tfd.Normal(loc=tf.zeros([self.dim], dtype), scale=tf.ones([self.dim], dtype))
+
+    def sample(self, posterior, seed=None):
+        loc = posterior.loc
+        noise = keras.random.normal(tf.shape(loc), dtype=loc.dtype, seed=seed)
+        return loc + posterior.scale * noise
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "dim": self.dim,
+            "parameterization": self.parameterization,
+            "min_scale": self.min_scale,
+        }
+
+
+class Concrete(Latent):
+    """A relaxed one-hot (Concrete / Gumbel-softmax) variable with K classes, one unit.
+
+    q(z|x) = Concrete(softmax logits α(x), temperature τ): z = softmax((α + g) / τ) with
+    g_k i.i.d. Gumbel(0, 1) (Maddison et al. 2017; Jang et al. 2017; 003 eq 4.20). The
+    prior is the Concrete relaxation of the uniform categorical at the same temperature,
+    as in HFVAE's discrete variables (002 §5). ``categorical_kl`` gives the analytic
+    KL(Cat(softmax α) ‖ Uniform(K)) = log K − H(q) that 003 §4.3 reports.
+
+    Args:
+        num_classes: K.
+        temperature: τ > 0 (float, or a scalar ``tf.Variable`` for annealing).
+        straight_through: if True, ``sample`` returns the hard one-hot vector in the
+            forward pass with the relaxed gradient (Bengio et al. 2013); the densities are
+            still those of the relaxed variable.
+    """
+
+    name = "concrete"
+
+    def __init__(self, num_classes, temperature=0.67, straight_through=False):
+        self.num_classes = _check_positive_int(num_classes, "num_classes")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        if isinstance(temperature, (int, float)) and not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
+        self.temperature = temperature
+        self.straight_through = bool(straight_through)
+        self.param_size = self.num_classes
+        self.event_size = self.num_classes
+        self.num_units = 1
+
+    def _temperature(self, dtype):
+        return tf.cast(self.temperature, dtype)
+
+    def posterior(self, params):
+        logits = _check_params(params, self.param_size)
+        return ConcreteUnit(logits, self._temperature(logits.dtype))
+
+    def prior(self, dtype=tf.float32):
+        return ConcreteUnit(tf.zeros([self.num_classes], dtype), self._temperature(dtype))
+
+    def sample(self, posterior, seed=None):
+        logits = posterior.logits
+        uniform = keras.random.uniform(
+            tf.shape(logits), minval=np.finfo(np.float32).tiny, maxval=1.0, dtype=logits.dtype, seed=seed
+        )
+        gumbel = -tf.math.log(-tf.math.log(uniform))
+        relaxed = tf.nn.softmax((logits + gumbel) / posterior.temperature, axis=-1)
+        if not self.straight_through:
+            return relaxed
+        hard = tf.one_hot(tf.argmax(relaxed, axis=-1), self.num_classes, dtype=relaxed.dtype)
+        return relaxed + tf.stop_gradient(hard - relaxed)
+
+    def categorical_kl(self, posterior):
+        """KL(Cat(softmax α) ‖ Uniform(K)) = log K − H(q), per data point [B]."""
+        log_probs = tf.nn.log_softmax(posterior.logits, axis=-1)
+        return tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1) + math.log(self.num_classes)
+
+    def get_config(self):
+        temperature = self.temperature
+        if not isinstance(temperature, (int, float)):
+            temperature = float(tf.convert_to_tensor(temperature).numpy())
+        return {
+            "name": self.name,
+            "num_classes": self.num_classes,
+            "temperature": temperature,
+            "straight_through": self.straight_through,
+        }
+
+
+class Grouped(Latent):
+    """Several latent families side by side; each family is one group of units.
+
+    z = [z_1, …, z_G] concatenated; the encoder output is split in the same order. The
+    groups are what HFVAE's two-level decomposition (002 Fig 3) sums over: the total
+    correlation *between* groups (Ⓐ) and *within* each group (ⓘ).
+
+    Example: ``Grouped([DiagonalGaussian(10), Concrete(10)])``, the 10 + 10 latent of 002.
+    """
+
+    name = "grouped"
+
+    def __init__(self, parts):
+        parts = [get(part) if not isinstance(part, Latent) else part for part in parts]
+        if not parts:
+            raise ValueError("parts must hold at least one latent family")
+        self.parts = parts
+        self.param_size = sum(part.param_size for part in parts)
+        self.event_size = sum(part.event_size for part in parts)
+        self.num_units = sum(part.num_units for part in parts)
+
+    @property
+    def groups(self):
+        groups, start = [], 0
+        for part in self.parts:
+            groups.append(list(range(start, start + part.num_units)))
+            start += part.num_units
+        return groups
+
+    def posterior(self, params):
+        params = _check_params(params, self.param_size)
+        pieces = tf.split(params, [part.param_size for part in self.parts], axis=-1)
+        return GroupedDistribution(
+            [part.posterior(piece) for part, piece in zip(self.parts, pieces)],
+            [part.event_size for part in self.parts],
+        )
+
+    def prior(self, dtype=tf.float32):
+        return GroupedDistribution(
+            [part.prior(dtype) for part in self.parts], [part.event_size for part in self.parts]
+        )
+
+    def sample(self, posterior, seed=None):
+        if seed is None or isinstance(seed, keras.random.SeedGenerator):
+            seeds = [seed] * len(self.parts)
+        else:
+            seeds = [int(seed) + offset for offset in range(len(self.parts))]
+        return tf.concat(
+            [part.sample(dist, s) for part, dist, s in zip(self.parts, posterior.parts, seeds)], axis=-1
+        )
+
+    def mean(self, posterior):
+        return tf.concat([part.mean(dist) for part, dist in zip(self.parts, posterior.parts)], axis=-1)
+
+    def get_config(self):
+        return {"name": self.name, "parts": [part.get_config() for part in self.parts]}
+
+
+_FAMILIES = {cls.name: cls for cls in (DiagonalGaussian, Concrete, Grouped)}
+
+
+def get(identifier, **kwargs):
+    """Build a latent family from a name and keyword arguments, or from a config dict.
+
+    >>> get("gaussian", dim=10)
+    DiagonalGaussian(dim=10, parameterization='softplus', min_scale=1e-05)
+    >>> get({"name": "concrete", "num_classes": 10}).num_units
+    1
+    """
+    if isinstance(identifier, Latent):
+        return identifier
+    if isinstance(identifier, dict):
+        config = dict(identifier)
+        name = config.pop("name", None)
+        return get(name, **config, **kwargs)
+    if identifier not in _FAMILIES:
+        raise ValueError(f"unknown latent family {identifier!r}; known: {sorted(_FAMILIES)}")
+    return _FAMILIES[identifier](**kwargs)

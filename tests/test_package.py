@@ -1,0 +1,60 @@
+"""The package as a user meets it: a light import, a version, the command line."""
+
+import subprocess
+import sys
+
+import refvae
+
+
+def _python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_version_is_a_release_string():
+    major, minor, patch = refvae.__version__.split(".")
+    assert all(part.isdigit() for part in (major, minor, patch))
+
+
+def test_import_refvae_does_not_load_tensorflow():
+    out = _python("import sys, refvae; print('tensorflow' in sys.modules)")
+    assert out.strip() == "False"
+
+
+def test_numpy_only_modules_do_not_load_tensorflow():
+    out = _python(
+        "import sys, refvae, refvae.info, refvae.metrics, refvae.data, refvae.course; "
+        "print('tensorflow' in sys.modules)"
+    )
+    assert out.strip() == "False"
+
+
+def test_submodules_load_on_first_attribute_access():
+    out = _python("import sys, refvae; refvae.info; print('refvae.info' in sys.modules)")
+    assert out.strip() == "True"
+
+
+def test_unknown_attribute_raises_attribute_error():
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        refvae.nope
+
+
+def test_cli_help_lists_the_subcommands_that_exist():
+    out = subprocess.run(
+        [sys.executable, "-m", "refvae", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "info" in out
+    from refvae.cli import build_parser
+
+    parser = build_parser()
+    names = set(parser._subparsers._group_actions[0].choices)
+    for name in names:
+        assert name in out
+
+
+def test_cli_info_prints_versions():
+    out = subprocess.run(
+        [sys.executable, "-m", "refvae", "info", "--no-tensorflow"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith(f"refvae {refvae.__version__}")
