@@ -21,6 +21,7 @@ _SUBMODULES = (
     "metrics",
     "data",
     "train",
+    "evaluate",
     "cli",
     "viz",
     "course",

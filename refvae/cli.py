@@ -5,6 +5,7 @@ ones that exist.
 """
 
 import argparse
+import pathlib
 import sys
 
 
@@ -29,6 +30,94 @@ def _info(args):
     return 0
 
 
+def _add_train_options(parser):
+    from refvae import train
+
+    defaults = train.TrainConfig()
+    parser.add_argument("--config", help="read the options from a config file (JSON or TOML, the keys of config.json); flags given too override it")
+    parser.add_argument("--model", choices=list(train.MODELS), help=f"objective (default {defaults.model})")
+    parser.add_argument("--data", choices=list(train.DATASETS), help=f"data set (default {defaults.data}: procedural, offline)")
+    parser.add_argument("--steps", type=int, help=f"optimiser steps (default {defaults.steps})")
+    parser.add_argument("--batch-size", type=int, help=f"batch size (default {defaults.batch_size})")
+    parser.add_argument("--estimator", choices=list(train.ESTIMATORS), help=f"q(z) estimator (default {defaults.estimator})")
+    parser.add_argument("--seed", type=int, help="seed of weights, batches and samples (default 0)")
+    parser.add_argument("--out", help=f"run directory (default {defaults.out})")
+    parser.add_argument("--latent-dim", type=int, help=f"latent dimensions (default {defaults.latent_dim})")
+    parser.add_argument("--learning-rate", type=float, help=f"Adam step size (default {defaults.learning_rate})")
+    parser.add_argument("--checkpoint-every", type=int, help=f"steps between checkpoints (default {defaults.checkpoint_every})")
+    parser.add_argument("--log-every", type=int, help=f"steps between history rows (default {defaults.log_every})")
+    for name, meaning in (("alpha", "index-code MI weight (beta-tcvae, hfvae)"),
+                          ("beta", "KL / TC weight (beta-vae, beta-tcvae, hfvae, rtc)"),
+                          ("gamma", "dimension-wise KL (beta-tcvae), within-group TC (hfvae) or capacity weight"),
+                          ("eta", "posterior-variance penalty (rtc)"),
+                          ("lam", "anchor weight (anchor-vae) or marginal-KL weight (info-vae)"),
+                          ("capacity", "final capacity C in nats (capacity)"),
+                          ("lambda-od", "off-diagonal covariance weight (dip-vae)")):
+        parser.add_argument(f"--{name}", type=float, help=meaning)
+    parser.add_argument("--anchors", help="comma-separated anchor dimensions (anchor-vae; default 0)")
+
+
+def _train_config(args):
+    from refvae import train
+
+    values = train.TrainConfig.load(args.config).to_dict() if args.config else {}
+    for field in train.TrainConfig.__dataclass_fields__:
+        value = getattr(args, field, None)
+        if value is not None:
+            values[field] = value
+    if isinstance(values.get("anchors"), str):
+        try:
+            values["anchors"] = tuple(int(a) for a in values["anchors"].split(","))
+        except ValueError:
+            raise ValueError(f"--anchors must be comma-separated integers, got {values['anchors']!r}") from None
+    return train.TrainConfig.from_dict(values).validate()
+
+
+def _train(args):
+    from refvae import train
+
+    if args.resume:
+        config = train.TrainConfig.load(args.resume)
+        if args.steps is not None:
+            config.steps = args.steps
+        config.out = args.resume
+    else:
+        config = _train_config(args)
+    train.train(config, resume=bool(args.resume))
+    print(f"run written to {config.out}")
+    return 0
+
+
+def _evaluate(args):
+    from refvae import evaluate
+
+    names = evaluate.check_metrics(args.metrics.split(","))
+    results = evaluate.evaluate(args.run_dir, names, seed=args.seed, num_points=args.num_points, report=not args.no_report)
+    for name, value in results["summary"].items():
+        print(f"{name}: {value:.4f}")
+    print(f"metrics: {args.run_dir}/metrics.json" + ("" if args.no_report else f" | report: {args.run_dir}/report.html"))
+    return 0
+
+
+def _demo(args):
+    from refvae import evaluate, train
+
+    summaries = {}
+    for model in ("beta-tcvae", "beta-vae"):
+        out = f"{args.out}/{model}"
+        config = train.TrainConfig(model=model, data="dsprites", steps=args.steps, batch_size=64, beta=args.beta,
+                                   seed=args.seed, out=out, checkpoint_every=max(1, args.steps // 4),
+                                   log_every=max(1, args.steps // 40))
+        print(f"== training {model} (beta={args.beta}) on procedural dSprites for {args.steps} steps")
+        train.train(config, resume=(pathlib.Path(out) / "config.json").exists())
+        results = evaluate.evaluate(out, ("mig", "mi"), seed=args.seed, num_points=args.num_points)
+        summaries[model] = results["summary"]["mig"]
+        print(f"   report: {out}/report.html")
+    for model, score in summaries.items():
+        print(f"MIG {model}: {score:.3f}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="refvae",
@@ -39,6 +128,35 @@ def build_parser():
     info = subcommands.add_parser("info", help="print versions and the devices TensorFlow sees")
     info.add_argument("--no-tensorflow", action="store_true", help="do not import TensorFlow (versions of refvae and Python only)")
     info.set_defaults(handler=_info)
+
+    train_parser = subcommands.add_parser(
+        "train", help="train a model; checkpoints, history and TensorBoard scalars in --out",
+        description="Train one objective of the catalogue. An interrupted run continues with --resume RUN_DIR.")
+    _add_train_options(train_parser)
+    train_parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint (--steps may raise the total)")
+    train_parser.set_defaults(handler=_train)
+
+    from refvae import evaluate
+
+    evaluate_parser = subcommands.add_parser(
+        "evaluate", help="score a trained run; writes metrics.json and report.html",
+        description="Score RUN_DIR/model.keras on fresh samples of its data set.")
+    evaluate_parser.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate_parser.add_argument("--metrics", default=",".join(evaluate.DEFAULT_METRICS),
+                                 help=f"comma-separated subset of {','.join(evaluate.METRICS)} (default %(default)s)")
+    evaluate_parser.add_argument("--num-points", type=int, default=10000, help="points sampled per metric (default %(default)s, the literature's)")
+    evaluate_parser.add_argument("--seed", type=int, default=0, help="seed of the metric samples (default 0)")
+    evaluate_parser.add_argument("--no-report", action="store_true", help="write metrics.json only")
+    evaluate_parser.set_defaults(handler=_evaluate)
+
+    demo = subcommands.add_parser(
+        "demo", help="train a beta-TCVAE and a beta-VAE on procedural dSprites, evaluate both, print the two MIGs")
+    demo.add_argument("--steps", type=int, default=1500, help="steps per model (default %(default)s, a few minutes on 2 CPU cores)")
+    demo.add_argument("--beta", type=float, default=6.0, help="beta of both models (default %(default)s)")
+    demo.add_argument("--num-points", type=int, default=5000, help="points per metric (default %(default)s)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", default="runs/demo", help="where the two runs go (default %(default)s)")
+    demo.set_defaults(handler=_demo)
     return parser
 
 
@@ -54,7 +172,10 @@ def main(argv=None):
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError) as error:
+        parser.exit(2, f"refvae {args.command}: error: {error}\n")
 
 
 if __name__ == "__main__":

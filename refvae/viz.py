@@ -1,0 +1,115 @@
+"""Figures a reader would rather look at than read: image grids, latent traversals, MI bars,
+code–factor heat maps and the ELBO decomposition over training.
+
+Every function returns a ``matplotlib.figure.Figure`` with a title and labelled axes; the
+caller saves or shows it. Nothing here imports TensorFlow.
+"""
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        try:
+            matplotlib.use("Agg", force=False)
+        except Exception:  # an interactive backend already in use stays in use
+            pass
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def image_grid(images, ncols=8, title="", row_labels=None, col_labels=None, cell_size=1.0):
+    """Images [n, H, W, C] (values in [0, 1]) on a grid of ``ncols`` columns."""
+    plt = _pyplot()
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape [n, H, W, C], got {images.shape}")
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell_size * ncols, cell_size * nrows + 0.5), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if index < n:
+            image = np.clip(images[index], 0.0, 1.0)
+            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+    if row_labels is not None:
+        for row, label in enumerate(row_labels[:nrows]):
+            axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if col_labels is not None:
+        for col, label in enumerate(col_labels[:ncols]):
+            axes[0, col].set_title(label, fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def traversal_codes(code, dims, values):
+    """Codes [len(dims) · len(values), D]: ``code`` with dimension d set to each value in turn."""
+    code = np.asarray(code, dtype=np.float32)
+    rows = []
+    for d in dims:
+        for value in values:
+            changed = code.copy()
+            changed[d] = value
+            rows.append(changed)
+    return np.stack(rows)
+
+
+def bars(values, labels=None, title="", ylabel="", xlabel="latent dimension", highlight=None):
+    """A bar chart, e.g. per-dimension I(x; z_j) in nats; ``highlight``: indices drawn darker."""
+    plt = _pyplot()
+    values = np.asarray(values, dtype=float)
+    labels = [str(i) for i in range(len(values))] if labels is None else [str(label) for label in labels]
+    colours = ["tab:blue"] * len(values)
+    for index in highlight or ():
+        colours[index] = "tab:red"
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(values) + 1.5), 3.2))
+    ax.bar(labels, values, color=colours)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(matrix, row_labels, col_labels, title="", xlabel="", ylabel="", unit="nats"):
+    """A matrix with its values written in the cells, e.g. I(z_j; v_k)."""
+    plt = _pyplot()
+    matrix = np.asarray(matrix, dtype=float)
+    fig, ax = plt.subplots(figsize=(0.8 * matrix.shape[1] + 2.5, 0.4 * matrix.shape[0] + 1.5))
+    image = ax.imshow(matrix, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), col_labels, rotation=30, ha="right")
+    ax.set_yticks(range(matrix.shape[0]), row_labels)
+    peak = matrix.max() if matrix.size else 0.0
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                color="black" if value > 0.6 * peak else "white")
+    fig.colorbar(image, ax=ax, label=unit)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def history_plot(history, terms, title="ELBO decomposition over training", ylabel="nats per data point"):
+    """Curves of the named terms against the training step (``history`` from ``read_history``)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for name in terms:
+        if name in history:
+            ax.plot(history["step"], history[name], label=name)
+    ax.set_title(title)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

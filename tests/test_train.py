@@ -1,0 +1,104 @@
+"""`refvae train` / `evaluate`: validation before work, resumable runs, reports."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from refvae import train
+
+
+def _config(tmp_path, **overrides):
+    values = dict(model="beta-tcvae", data="digits", steps=30, batch_size=32, out=str(tmp_path / "run"),
+                  checkpoint_every=10, log_every=5, latent_dim=4, seed=3)
+    values.update(overrides)
+    return train.TrainConfig(**values)
+
+
+@pytest.mark.parametrize(
+    "overrides, option",
+    [
+        (dict(steps=-5), "--steps"),
+        (dict(beta=-1.0), "--beta"),
+        (dict(estimator="magic"), "--estimator"),
+        (dict(model="vae", beta=2.0), "--beta does not apply"),
+        (dict(batch_size=1), "--batch-size"),
+        (dict(model="gan"), "--model"),
+        (dict(anchors=(7,)), "--anchors"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(tmp_path, overrides, option):
+    config = _config(tmp_path, **overrides)
+    with pytest.raises(ValueError, match=option):
+        train.train(config, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_batch_larger_than_the_data_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="--batch-size 5000 is larger than the data set"):
+        train.train(_config(tmp_path, batch_size=5000), progress=False)
+
+
+def test_run_dir_holding_a_different_model_is_refused(tmp_path):
+    train.train(_config(tmp_path, steps=2, checkpoint_every=1), progress=False)
+    with pytest.raises(ValueError, match="holds a different run"):
+        train.train(_config(tmp_path, model="beta-vae", steps=2), resume=True, progress=False)
+
+
+def test_interrupted_then_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path):
+    whole = train.train(_config(tmp_path, out=str(tmp_path / "whole")), progress=False)
+    train.train(_config(tmp_path, out=str(tmp_path / "split"), steps=20), progress=False)
+    resumed = train.train(_config(tmp_path, out=str(tmp_path / "split")), resume=True, progress=False)
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    history_whole = train.read_history(tmp_path / "whole")
+    history_split = train.read_history(tmp_path / "split")
+    np.testing.assert_array_equal(history_whole["step"], [5, 10, 15, 20, 25, 30])
+    np.testing.assert_allclose(history_whole["loss"], history_split["loss"], rtol=1e-5)
+
+
+def test_saved_model_loads_safely_and_encodes_like_the_trained_one(tmp_path):
+    model = train.train(_config(tmp_path, steps=5), progress=False)
+    loaded = train.load_model(tmp_path / "run")
+    x = train.load_data("digits").observations_from_factors(np.arange(10)[:, None])
+    np.testing.assert_allclose(np.asarray(model.posterior(x).loc), np.asarray(loaded.posterior(x).loc), atol=1e-6)
+    assert not list((tmp_path / "run").glob("*.tmp")) and not list((tmp_path / "run").glob("tmp-*"))
+
+
+def test_cli_train_interrupt_resume_evaluate(tmp_path):
+    run = tmp_path / "cli"
+    base = [sys.executable, "-m", "refvae"]
+    common = ["--model", "beta-vae", "--data", "digits", "--batch-size", "32", "--latent-dim", "4",
+              "--checkpoint-every", "5", "--log-every", "5", "--out", str(run)]
+    subprocess.run(base + ["train", "--steps", "10", *common], check=True, capture_output=True)
+    subprocess.run(base + ["train", "--resume", str(run), "--steps", "20"], check=True, capture_output=True)
+    assert train.read_history(run)["step"].tolist() == [5, 10, 15, 20]
+    out = subprocess.run(base + ["evaluate", str(run), "--metrics", "mig,mi", "--num-points", "300"],
+                         check=True, capture_output=True, text=True).stdout
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= metrics["mig"]["mig"] <= 1.0
+    assert f"mig: {metrics['mig']['mig']:.4f}" in out
+    page = (run / "report.html").read_text()
+    for figure in ("reconstructions", "traversals", "samples", "mutual_info", "mutual_info_matrix", "history"):
+        assert f"report/{figure}.png" in page
+        assert (run / "report" / f"{figure}.png").stat().st_size > 1000
+
+
+def test_cli_refuses_a_bad_flag_with_a_message_naming_it(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "refvae", "train", "--steps", "0", "--out", str(tmp_path / "x")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--steps must be a positive integer" in result.stderr
+
+
+def test_every_subcommand_has_complete_help():
+    for command in ("train", "evaluate", "demo"):
+        out = subprocess.run([sys.executable, "-m", "refvae", command, "--help"], capture_output=True, text=True,
+                             check=True).stdout
+        assert "usage: refvae " + command in out
+    out = subprocess.run([sys.executable, "-m", "refvae", "train", "--help"], capture_output=True, text=True).stdout
+    for flag in ("--model", "--data", "--steps", "--batch-size", "--estimator", "--seed", "--out", "--resume",
+                 "--beta", "--gamma", "--alpha", "--eta", "--lam", "--capacity", "--config"):
+        assert flag in out
