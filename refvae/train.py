@@ -8,7 +8,7 @@ A run lives in one directory::
     RUN_DIR/tensorboard/         the same scalars for TensorBoard
     RUN_DIR/model.keras          the final model (`keras.models.load_model(..., safe_mode=True)`)
 
-Batches are a pure function of (seed, step): batch t renders factors drawn by
+Batches are a pure function of (seed, step): batch t renders observation indices drawn by
 ``numpy.random.default_rng([seed, t])``. Together with the checkpointed optimiser and
 sampling state this makes an interrupted run that is resumed end exactly where the
 uninterrupted run ends.
@@ -211,9 +211,13 @@ def build_model(config, dataset):
 
 
 def batch_at(dataset, config, step):
-    """The observations of step ``step``: a pure function of (seed, step)."""
+    """The observations of step ``step``: a pure function of (seed, step).
+
+    Observations are drawn uniformly from the whole data set (on a factor grid this is
+    uniform factor sampling; on labelled images every training image can appear).
+    """
     rng = np.random.default_rng([config.seed, step])
-    return dataset.observations_from_factors(dataset.sample_factors(config.batch_size, rng))
+    return dataset.observations_from_indices(rng.integers(0, dataset.num_observations, config.batch_size))
 
 
 class NonFiniteLoss(RuntimeError):
