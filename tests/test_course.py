@@ -1,0 +1,150 @@
+"""refvae.course.check: right / close / wrong verdicts, hints, and the answer never shown."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import integrate, optimize, stats
+
+from refvae import course
+
+# Chapter 00's worked example by hand: KL(N(1, 0.5^2) || N(0, 1))
+#   = log(1 / 0.5) + (0.5^2 + (1 - 0)^2) / (2 * 1^2) - 1/2 = log 2 + 0.125.
+KL_CHAPTER_00 = math.log(2.0) + 0.125
+
+
+@pytest.fixture
+def scratch_exercise():
+    """Register a throwaway exercise and remove it afterwards."""
+    course.register("99.9", lambda: np.array([1.0, -2.0, 0.0]), rtol=1e-3, close_rtol=0.1, atol=1e-3)
+    yield "99.9"
+    course._REGISTRY.pop("99.9", None)
+
+
+def test_check_says_right_for_the_hand_computed_kl(capsys):
+    assert course.check("00.0", KL_CHAPTER_00) == "right"
+    assert capsys.readouterr().out.strip() == "00.0: right."
+
+
+def test_check_accepts_a_size_one_array_for_a_number():
+    assert course.check("00.0", np.array([[KL_CHAPTER_00]])) == "right"
+
+
+def test_check_says_close_for_a_two_percent_error():
+    assert course.check("00.0", 1.02 * KL_CHAPTER_00) == "close"
+
+
+def test_check_says_wrong_for_a_twenty_percent_error():
+    assert course.check("00.0", 1.2 * KL_CHAPTER_00) == "wrong"
+
+
+def test_wrong_sign_gets_the_sign_hint(capsys):
+    assert course.check("00.0", -KL_CHAPTER_00) == "wrong"
+    assert "check the sign" in capsys.readouterr().out.lower()
+
+
+def test_factor_of_two_gets_the_factor_hint(capsys):
+    assert course.check("00.0", 2.0 * KL_CHAPTER_00) == "wrong"
+    assert "factor of about 2" in capsys.readouterr().out
+
+
+def test_bits_instead_of_nats_gets_the_units_hint(capsys):
+    assert course.check("00.0", KL_CHAPTER_00 / math.log(2.0)) == "wrong"
+    assert "nats" in capsys.readouterr().out
+
+
+def test_answer_is_not_printed(capsys):
+    expected_values = [KL_CHAPTER_00, *course._REGISTRY["01.1"].expected()]
+    for exercise_id, answer in [
+        ("00.0", KL_CHAPTER_00), ("00.0", 1.03 * KL_CHAPTER_00), ("00.0", -KL_CHAPTER_00),
+        ("00.0", 3.0), ("01.1", [0.8, 0.2]), ("01.1", [0.1, 0.2, 0.7]),
+    ]:
+        course.check(exercise_id, answer)
+    printed = capsys.readouterr().out
+    for value in expected_values:
+        for digits in (2, 3, 4, 6):
+            assert f"{value:.{digits}f}" not in printed
+
+
+def test_unknown_id_raises_and_lists_the_known_ids():
+    with pytest.raises(ValueError, match=r"unknown exercise_id '42\.1'.*00\.1.*01\.3"):
+        course.check("42.1", 1.0)
+
+
+def test_shape_mismatch_is_wrong_and_says_so(capsys):
+    assert course.check("01.1", [0.5, 0.3, 0.2]) == "wrong"
+    assert "shape (3,)" in capsys.readouterr().out
+
+
+def test_non_numeric_answer_raises_type_error():
+    with pytest.raises(TypeError, match="answer"):
+        course.check("00.0", "0.8")
+
+
+def test_near_zero_entries_are_compared_on_the_atol_scale(scratch_exercise):
+    # The third expected entry is 0: an answer of 5e-7 there is an error of 5e-4 on the
+    # atol = 1e-3 scale, within rtol = 1e-3.
+    assert course.check(scratch_exercise, [1.0, -2.0, 5e-7]) == "right"
+    assert course.check(scratch_exercise, [1.05, -2.0, 0.0]) == "close"
+    assert course.check(scratch_exercise, [1.0, -2.0, 0.5]) == "wrong"
+
+
+def test_register_rejects_a_duplicate_id_and_bad_tolerances(scratch_exercise):
+    with pytest.raises(ValueError, match="already registered"):
+        course.register(scratch_exercise, lambda: 1.0)
+    with pytest.raises(ValueError, match="close_rtol"):
+        course.register("99.8", lambda: 1.0, rtol=0.1, close_rtol=0.01)
+    with pytest.raises(TypeError, match="expected_fn"):
+        course.register("99.8", 1.0)
+    assert "99.8" not in course.exercises()
+
+
+def test_decorator_registers_the_function():
+    @course.exercise("99.7", rtol=1e-6, close_rtol=1e-3)
+    def _three():
+        return 3.0
+
+    try:
+        assert course.check("99.7", 3.0) == "right"
+        assert "99.7" in course.exercises()
+    finally:
+        course._REGISTRY.pop("99.7", None)
+
+
+def test_chapter_00_reverse_kl_matches_scipy_quadrature():
+    # KL(N(0, 1) || N(1, 0.5^2)) by numerical integration, independent of the closed form.
+    p, q = stats.norm(0.0, 1.0), stats.norm(1.0, 0.5)
+    kl, _ = integrate.quad(
+        lambda x: p.pdf(x) * (p.logpdf(x) - q.logpdf(x)), -12.0, 12.0
+    )
+    assert course.check("00.1", kl) == "right"
+
+
+def test_chapter_01_toy_answers_from_an_independent_computation():
+    toy = course.GMM_TOY
+    log_joint = np.log(toy["weights"]) + stats.norm(toy["locs"], toy["scales"]).logpdf(toy["x"])
+    log_px = np.logaddexp(*log_joint)
+    posterior = np.exp(log_joint - log_px)
+    assert course.check("01.1", posterior) == "right"
+
+    prior = np.asarray(toy["weights"])
+    elbo_of_prior = np.sum(prior * (log_joint - np.log(prior)))
+    assert course.check("01.2", log_px - elbo_of_prior) == "right"
+
+    # 01.3 by direct numerical maximisation over q = (q0, 1 - q0), not via the softmax formula.
+    log_likelihood = log_joint - np.log(prior)
+
+    def negative_objective(q0):
+        q = np.array([q0, 1.0 - q0])
+        return -(q @ log_likelihood - 4.0 * np.sum(q * np.log(q / prior)))
+
+    best = optimize.minimize_scalar(negative_objective, bounds=(1e-9, 1 - 1e-9), method="bounded",
+                                    options={"xatol": 1e-10})
+    assert course.check("01.3", [best.x, 1.0 - best.x]) == "right"
+
+
+def test_import_does_not_load_tensorflow():
+    code = "import sys, refvae.course; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
