@@ -26,10 +26,10 @@ refvae or a closed form (it is called once, on the first check, and cached)::
         import refvae
         return refvae.info.gaussian_total_correlation([[1.0, 0.8], [0.8, 1.0]])
 
-    register("05.1", _gaussian_tc_of_correlated_pair, rtol=1e-3, close_rtol=0.05,
+    register("99.1", _gaussian_tc_of_correlated_pair, rtol=1e-3, close_rtol=0.05,
              hint="TC of a Gaussian depends only on its correlation matrix.")
 
-or use ``@exercise("05.1", rtol=...)`` as a decorator on the function. This module imports
+or use ``@exercise("99.1", rtol=...)`` as a decorator on the function. This module imports
 NumPy only; expected-value functions import what they need when they are called.
 """
 
@@ -145,7 +145,7 @@ def register(
 
 
 def exercise(exercise_id: str, **options) -> Callable:
-    """Decorator form of `register`: ``@exercise("05.1", rtol=1e-3)`` above the expected_fn."""
+    """Decorator form of `register`: ``@exercise("99.1", rtol=1e-3)`` above the expected_fn."""
 
     def decorate(expected_fn):
         register(exercise_id, expected_fn, **options)
@@ -343,4 +343,49 @@ register(
     close_rtol=5e-2,
     hint="the maximiser is a softmax; only the log-likelihood term is divided by beta",
     description="the q maximising E_q[log p(x|z)] - 4 KL(q || pi) at x = 0.5, shape [2]",
+)
+
+
+# ---------------------------------------------------------------- chapters 04 and 05
+
+register(
+    "04.1",
+    lambda: 0.5 * math.log(1.0 + 1.0 / 0.25),
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="I = E[KL] − KL(q(z) ‖ p(z)), and q(z) = N(0, 1 + σ²)",
+    description="I(x; z) in nats for x ~ N(0, 1), q(z|x) = N(x, σ² = 0.25)",
+)
+register(
+    "04.3",
+    lambda: 0.0,
+    rtol=1.0,
+    close_rtol=1e3,
+    atol=1e-6,
+    hint="with data-independent logits the Concrete posterior is the same for every x_j",
+    description="between-group TC when the Concrete group does not depend on x",
+)
+register(
+    "05.1",
+    lambda: 9 * math.log(60000 * 100),
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="the constant enters the joint once and each of the D marginals once",
+    description="TC(MWS, eq 3) − TC(MWS, constant dropped) for D = 10, N = 60,000, batch 100",
+)
+register(
+    "05.2",
+    lambda: 8 / 7 - 2 / 100,
+    rtol=1e-4,
+    close_rtol=0.02,
+    hint="a stride of B walks down a column; one row gets (N − M)/(N M) twice",
+    description="the largest row sum of the published MSS weight matrix for B = 8, N = 100",
+)
+register(
+    "05.4",
+    lambda: math.log(2.0),
+    rtol=0.1,
+    close_rtol=0.3,
+    hint="the Bayes classifier's logit includes the log prior odds",
+    description="|shift| of the density-ratio TC estimate when the discriminator sees twice as many permuted samples",
 )
