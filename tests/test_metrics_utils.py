@@ -1,0 +1,118 @@
+"""Shared metric helpers: discretisation, vectorised discrete MI, the data protocol, mixtures."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from sklearn.metrics import mutual_info_score
+
+from refvae.metrics import utils
+
+
+class ToyGroundTruth:
+    """A ground-truth data set whose observation is its factor vector (as float32).
+
+    With ``representation=identity`` the codes are the factors themselves: the
+    "identity codes" whose disentanglement scores are known.
+    """
+
+    def __init__(self, factor_sizes=(2, 3, 4, 5, 6)):
+        self.factor_sizes = tuple(factor_sizes)
+
+    def sample_factors(self, n, rng):
+        return np.stack([rng.integers(size, size=n) for size in self.factor_sizes], axis=1)
+
+    def observations_from_factors(self, factors):
+        return np.asarray(factors, dtype=np.float32)
+
+
+def identity(observations):
+    return np.asarray(observations, dtype=np.float64)
+
+
+def test_discretize_uses_equal_width_bins_with_the_maximum_in_the_last_bin():
+    codes = np.array([[0.0], [0.49], [0.5], [0.99], [1.0]])
+    # edges 0, 0.5, 1: values >= 0.5 go to bin 1, including the maximum 1.0
+    assert utils.discretize(codes, num_bins=2)[:, 0].tolist() == [0, 0, 1, 1, 1]
+
+
+def test_discretize_puts_a_constant_code_in_one_bin():
+    assert np.unique(utils.discretize(np.full((7, 1), 3.0), num_bins=20)).size == 1
+
+
+def test_discrete_mutual_info_matrix_matches_sklearn_loop():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 7, size=(3000, 4))
+    factors = np.stack([rng.integers(-3, 2, size=3000), codes[:, 1] * 10 + rng.integers(0, 2, size=3000)], axis=1)
+    matrix = utils.discrete_mutual_info_matrix(codes, factors)
+    reference = np.array([[mutual_info_score(codes[:, j], factors[:, k]) for k in range(2)] for j in range(4)])
+    assert np.max(np.abs(matrix - reference)) < 1e-12
+
+
+def test_discrete_entropy_of_uniform_labels_is_log_of_their_number():
+    labels = np.tile(np.arange(4), 25)[:, None]
+    assert utils.discrete_entropy(labels)[0] == pytest.approx(math.log(4), abs=1e-12)
+
+
+def test_check_codes_rejects_wrong_rank_and_nan():
+    with pytest.raises(ValueError, match="codes must have shape"):
+        utils.check_codes(np.zeros(5))
+    with pytest.raises(ValueError, match="finite"):
+        utils.check_codes(np.array([[0.0, np.nan]]))
+
+
+def test_check_factors_rejects_non_integer_values():
+    with pytest.raises(ValueError, match="integer"):
+        utils.check_factors(np.array([[0.5], [1.0]]))
+
+
+def test_sample_representation_same_seed_gives_same_codes():
+    data = ToyGroundTruth()
+    first = utils.sample_representation(data, identity, 50, rng=3, batch_size=7)
+    second = utils.sample_representation(data, identity, 50, rng=3, batch_size=7)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    assert np.array_equal(first[0], first[1])  # identity codes are the factors
+
+
+def test_sample_representation_rejects_a_representation_with_wrong_batch():
+    with pytest.raises(ValueError, match="representation must map"):
+        utils.sample_representation(ToyGroundTruth(), lambda x: x[:1], 10, rng=0)
+
+
+def test_sample_representation_rejects_an_object_without_the_data_protocol():
+    with pytest.raises(TypeError, match="observations_from_factors"):
+        utils.sample_representation(object(), identity, 10, rng=0)
+
+
+def test_gaussian_mixture_log_means_match_float64_brute_force():
+    rng = np.random.default_rng(1)
+    grid_shape = (3, 4, 2)
+    num_points = 24
+    loc = rng.normal(size=(num_points, 2))
+    scale = rng.uniform(0.2, 1.5, size=(num_points, 2))
+    sample_index = rng.integers(num_points, size=9)
+    z = loc[sample_index] + scale[sample_index] * rng.normal(size=(9, 2))
+    log_marginal, log_conditional = utils.gaussian_mixture_log_means(
+        z, sample_index, loc, scale, grid_shape, factors=(0, 2), chunk_elements=50
+    )
+    log_density = (
+        -0.5 * ((z[:, None, :] - loc[None]) / scale[None]) ** 2 - np.log(scale[None]) - 0.5 * math.log(2 * math.pi)
+    )  # [S, N, D]
+    assert np.max(np.abs(log_marginal - (logsumexp(log_density, axis=1) - math.log(24)))) < 1e-5
+    values = np.stack(np.unravel_index(np.arange(num_points), grid_shape), axis=1)
+    for position, k in enumerate((0, 2)):
+        for i, n in enumerate(sample_index):
+            subset = values[:, k] == values[n, k]
+            expected = logsumexp(log_density[i, subset], axis=0) - math.log(subset.sum())
+            assert np.max(np.abs(log_conditional[position, i] - expected)) < 1e-5
+
+
+def test_gaussian_mixture_log_means_survive_float32_underflow():
+    # One component 1e-30 times narrower than the sampled one: float32 ratios underflow,
+    # the float64 fallback must give the exact value.
+    loc = np.array([[0.0], [0.0]])
+    scale = np.array([[1.0], [1e-30]])
+    log_marginal, _ = utils.gaussian_mixture_log_means(np.array([[3.0]]), np.array([0]), loc, scale)
+    expected = -0.5 * 9.0 - 0.5 * math.log(2 * math.pi) - math.log(2)  # the narrow one adds nothing
+    assert log_marginal[0, 0] == pytest.approx(expected, abs=1e-9)
