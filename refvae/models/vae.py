@@ -1,0 +1,420 @@
+r"""The VAE as a Keras model that trains any objective of the catalogue and logs every term.
+
+One training step (``train_step``)::
+
+    params = encoder(x)                       [B, latent.param_size]
+    q(z|x) = latent.posterior(params)         (tfp distribution, batch [B, ...])
+    z ~ q(z|x)                                [B, latent.event_size]   (reparameterised; the model's SeedGenerator)
+    log p(x|z) = likelihood.log_prob(x, decoder(z))                    [B]
+    terms = decomposition(z, q(z|x), p(z), dataset_size, estimator)   (refvae.decompositions)
+          + the extra terms the objective names (refvae.objectives: posterior_variance, dip_*, mmd)
+    loss  = objective.loss(terms, step)
+
+and every scalar term, plus the loss, goes to a ``keras.metrics.Mean``, so ``fit()`` prints
+it and TensorBoard plots it. Terms are in nats per data point (batch means), never scaled
+by batch / dataset size: ``dataset_size`` enters only the aggregate-posterior estimator
+(001 eq 3, 004 eqs 5–6, 002 §3.1).
+
+Decompositions (``decomposition=``):
+
+* ``"tc"``: 001 eq 2 (index_code_mi, total_correlation, dimwise_kl, marginal_kl, kl).
+* ``"hfvae"``: 002 Figs 1 and 3 with the latent's groups (between/within-group TC, prior TCs).
+* ``"kl"``: only reconstruction, kl and elbo (no aggregate-posterior estimate; the cheapest
+  step, for the plain ELBO and for benchmarks).
+
+The default picks ``"hfvae"`` when the objective names a group term, else ``"tc"``.
+
+Example::
+
+    latent = refvae.latents.DiagonalGaussian(10)
+    encoder, decoder = refvae.models.networks.build("conv", (64, 64, 1), latent)
+    model = VAE(encoder, decoder, latent, "bernoulli", refvae.objectives.get("beta-tcvae", beta=6.0),
+                dataset_size=737_280, estimator="mss1")
+    model.compile(keras.optimizers.Adam(1e-4))
+    model.fit(images, batch_size=64, epochs=1)
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from refvae import decompositions, estimators, latents, objectives
+from refvae.models import likelihoods
+
+DECOMPOSITIONS = ("tc", "hfvae", "kl")
+SOURCES = ("prior", "marginals")
+
+_DECOMPOSITION_TERMS = {
+    "tc": objectives.TC_TERMS | {"kl_per_dim"},
+    "hfvae": objectives.HFVAE_TERMS | {"kl_per_dim"},
+    "kl": frozenset({"reconstruction", "elbo", "kl", "kl_per_dim"}),
+}
+# Extra terms that need the mean and variance of a diagonal Gaussian posterior.
+_GAUSSIAN_TERMS = frozenset({"posterior_variance", "dip_i_off_diagonal", "dip_i_diagonal",
+                             "dip_ii_off_diagonal", "dip_ii_diagonal"})
+
+
+def _check_network(name, network, width, side):
+    if not isinstance(network, keras.layers.Layer):
+        raise TypeError(f"{name} must be a Keras layer or model, got {type(network).__name__}")
+    if not network.built:
+        raise ValueError(f"{name} must be built (create it with a keras.Input, as refvae.models.networks does)")
+    shape = network.output_shape if side == "output" else network.input_shape
+    if shape[-1] is not None and shape[-1] != width:
+        raise ValueError(f"{name} {side} width must be {width} for this latent family, got {shape[-1]}")
+
+
+def _broadcast(dist, n):
+    """A copy of a latent family's prior with a leading batch of n (for ``latent.sample``)."""
+    if isinstance(dist, tfp.distributions.Normal):
+        shape = tf.concat([[n], tf.shape(dist.loc)], axis=0)
+        return tfp.distributions.Normal(tf.broadcast_to(dist.loc, shape), tf.broadcast_to(dist.scale, shape))
+    if isinstance(dist, latents.ConcreteUnit):
+        shape = tf.concat([[n], tf.shape(dist.logits)], axis=0)
+        return latents.ConcreteUnit(tf.broadcast_to(dist.logits, shape), dist.temperature)
+    if isinstance(dist, latents.GroupedDistribution):
+        return latents.GroupedDistribution([_broadcast(part, n) for part in dist.parts], dist.event_sizes)
+    raise TypeError(f"cannot sample a prior of type {type(dist).__name__}")
+
+
+def _unit_of_event(latent):
+    """For each coordinate of z, the index of the latent unit it belongs to."""
+    if isinstance(latent, latents.Grouped):
+        owners, offset = [], 0
+        for part in latent.parts:
+            owners += [offset + unit for unit in _unit_of_event(part)]
+            offset += part.num_units
+        return owners
+    if latent.num_units == latent.event_size:
+        return list(range(latent.event_size))
+    if latent.num_units == 1:
+        return [0] * latent.event_size
+    raise TypeError(f"cannot map the coordinates of z to the units of {latent!r}")
+
+
+def _observations(data):
+    """x from what ``fit`` passes: x, (x,), (x, y) or (x, y, sample_weight)."""
+    if isinstance(data, (tuple, list)):
+        return data[0]
+    return data
+
+
+@keras.saving.register_keras_serializable(package="refvae")
+class VAE(keras.Model):
+    """A VAE trained on a weighted objective of named ELBO terms.
+
+    Args:
+        encoder: built Keras model x -> [B, latent.param_size].
+        decoder: built Keras model z [B, latent.event_size] -> logits / means shaped like x.
+        latent: a ``refvae.latents`` family (or its config dict).
+        likelihood: "bernoulli", "gaussian", a likelihood or its config.
+        objective: a catalogue name, an ``Objective`` or its config.
+        dataset_size: N, the number of training points (for the q(z) estimators).
+        estimator: "exact" (the batch is the whole data set), "mws", "mss0", "mss1", "hfvae"
+            (see ``refvae.estimators``).
+        decomposition: "tc", "hfvae", "kl" or None (chosen from the objective).
+        groups: unit groups for the "hfvae" decomposition; default ``latent.groups``.
+        seed: seed of the model's ``keras.random.SeedGenerator`` (z samples).
+    """
+
+    def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", dataset_size=None,
+                 estimator="mss1", decomposition=None, groups=None, seed=0, **kwargs):
+        latent = latents.get(latent)
+        likelihood = likelihoods.get(likelihood)
+        objective = objectives.get(objective)
+        if isinstance(dataset_size, bool) or not isinstance(dataset_size, int) or dataset_size < 2:
+            raise ValueError(f"dataset_size must be an int >= 2 (the number of training points), got {dataset_size!r}")
+        estimators.check_method(estimator)
+        if decomposition is None:
+            hfvae_only = objectives.HFVAE_TERMS - objectives.TC_TERMS
+            decomposition = "hfvae" if objective.required_terms & hfvae_only else "tc"
+        if decomposition not in DECOMPOSITIONS:
+            raise ValueError(f"decomposition must be one of {list(DECOMPOSITIONS)}, got {decomposition!r}")
+        available = _DECOMPOSITION_TERMS[decomposition] | objectives.EXTRA_TERMS
+        missing = sorted(objective.required_terms - available)
+        if missing:
+            raise ValueError(f"objective {objective.name!r} needs {missing}, which the {decomposition!r} "
+                             f"decomposition does not compute; use decomposition='hfvae' or 'tc'")
+        if objective.required_terms & _GAUSSIAN_TERMS and not isinstance(latent, latents.DiagonalGaussian):
+            raise ValueError(f"objective {objective.name!r} needs posterior variances: it requires a "
+                             f"DiagonalGaussian latent, got {latent!r}")
+        for term, weight in objective.weights.items():
+            if isinstance(weight, objectives.UnitWeights):
+                weight.vector(latent.num_units)     # raises if an anchor is not a unit of this latent
+        if groups is not None:
+            groups = [[int(unit) for unit in group] for group in groups]
+            if sorted(u for g in groups for u in g) != list(range(latent.num_units)) or not all(groups):
+                raise ValueError(f"groups must partition the {latent.num_units} latent units, got {groups}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        _check_network("encoder", encoder, latent.param_size, "output")
+        _check_network("decoder", decoder, latent.event_size, "input")
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.latent = latent
+        self.likelihood = likelihood
+        self.objective = objective
+        self.dataset_size = dataset_size
+        self.estimator = estimator
+        self.decomposition = decomposition
+        self.groups = groups
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._marginal_params = None
+        self.logged_terms = self._logged_terms()
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.logged_terms}
+        self.built = True
+
+    # ------------------------------------------------------------------ terms and loss
+
+    def _logged_terms(self):
+        computed = _DECOMPOSITION_TERMS[self.decomposition] | self.objective.required_terms
+        order = ["loss", "elbo", "reconstruction", "kl", "index_code_mi", "marginal_kl", "total_correlation",
+                 "dimwise_kl", "between_group_tc", "prior_between_group_tc", "within_group_tc",
+                 "prior_within_group_tc"]
+        scalars = sorted(computed - set(order) - objectives.VECTOR_TERMS)
+        names = [name for name in order if name in computed or name == "loss"] + scalars
+        if self.objective.capacity is not None:
+            names.append("capacity")
+        return names
+
+    def posterior(self, x, training=False):
+        """q(z | x) for a batch of observations (a distribution object, not a layer output)."""
+        return self.latent.posterior(self.encoder(x, training=training))
+
+    def compute_terms(self, x, training=False, step=0, seed=None):
+        """The named terms of one batch and the loss.
+
+        Args:
+            x: observations [B, ...].
+            training: passed to the networks.
+            step: optimiser step for the capacity schedule.
+            seed: int for reproducible samples (the same z for the same weights and x);
+                default: the model's SeedGenerator.
+
+        Returns:
+            (terms dict of tensors, loss scalar tensor).
+        """
+        generator = self._generator(seed)
+        posterior = self.posterior(x, training=training)
+        z = self.latent.sample(posterior, seed=generator)
+        log_px_given_z = self.likelihood.log_prob(x, self.decoder(z, training=training))
+        prior = self.latent.prior(z.dtype)
+        required = self.objective.required_terms
+        if self.decomposition == "tc":
+            terms = decompositions.tc_decomposition(z, posterior, prior, self.dataset_size, self.estimator,
+                                                    log_px_given_z=log_px_given_z)
+        elif self.decomposition == "hfvae":
+            terms = decompositions.hfvae_decomposition(z, posterior, prior, self.dataset_size, self.estimator,
+                                                       groups=self.groups or self.latent.groups,
+                                                       log_px_given_z=log_px_given_z)
+        else:
+            terms = {}
+        if "kl_per_dim" not in terms and ("kl_per_dim" in required or self.decomposition == "kl"):
+            terms["kl_per_dim"] = objectives.kl_per_dim(posterior.log_prob(z), prior.log_prob(z))
+        if self.decomposition == "kl":
+            terms["kl"] = tf.reduce_sum(terms["kl_per_dim"])
+            terms["reconstruction"] = tf.reduce_mean(log_px_given_z)
+            terms["elbo"] = terms["reconstruction"] - terms["kl"]
+        if required & _GAUSSIAN_TERMS:
+            variance = tf.square(posterior.scale)
+            if "posterior_variance" in required:
+                terms["posterior_variance"] = objectives.posterior_variance(variance)
+            for variant, var in (("i", None), ("ii", variance)):
+                if {f"dip_{variant}_off_diagonal", f"dip_{variant}_diagonal"} & required:
+                    off_diagonal, diagonal = objectives.covariance_penalties(
+                        objectives.dip_covariance(posterior.loc, var))
+                    terms[f"dip_{variant}_off_diagonal"] = off_diagonal
+                    terms[f"dip_{variant}_diagonal"] = diagonal
+        if "mmd" in required:
+            prior_z = self.latent.sample(_broadcast(prior, tf.shape(z)[0]), seed=generator)
+            terms["mmd"] = objectives.mmd(z, prior_z)
+        if self.objective.capacity is not None:
+            terms["capacity"] = self.objective.capacity.value(step)
+        loss = self.objective.loss(terms, step)
+        return terms, loss
+
+    def _generator(self, seed):
+        """The model's SeedGenerator, or a fresh one for an explicit int seed (reproducible calls)."""
+        if seed is None:
+            return self.seed_generator
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        return keras.random.SeedGenerator(seed)
+
+    def _step(self):
+        return self.optimizer.iterations if self.optimizer is not None else 0
+
+    def _update_metrics(self, terms, loss):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(loss if name == "loss" else terms[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def train_step(self, data):
+        x = _observations(data)
+        with tf.GradientTape() as tape:
+            terms, loss = self.compute_terms(x, training=True, step=self._step())
+            total = loss + tf.add_n(self.losses) if self.losses else loss
+        gradients = tape.gradient(total, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self._update_metrics(terms, loss)
+
+    def test_step(self, data):
+        terms, loss = self.compute_terms(_observations(data), training=False, step=self._step())
+        return self._update_metrics(terms, loss)
+
+    # ------------------------------------------------------------------ encode, decode, sample
+
+    def call(self, x, training=False):
+        """The mean reconstruction E[x | z = mean code of q(z|x)] (deterministic)."""
+        return self.decode(self.latent.mean(self.posterior(x, training=training)), training=training)
+
+    def encode(self, x, seed=None, training=False):
+        """(mean code [B, event_size], one posterior sample [B, event_size]).
+
+        Args:
+            x: observations [B, ...].
+            seed: int for a reproducible sample; default: the model's SeedGenerator.
+        """
+        posterior = self.posterior(x, training=training)
+        generator = self._generator(seed)
+        return self.latent.mean(posterior), self.latent.sample(posterior, seed=generator)
+
+    def decode(self, z, mean=True, training=False):
+        """E[x | z] (``mean=True``) or the raw decoder output (logits / means)."""
+        output = self.decoder(z, training=training)
+        return self.likelihood.mean(output) if mean else output
+
+    def fit_marginals(self, x, batch_size=256):
+        """Store the posterior parameters of reference data x for ``sample(source="marginals")``.
+
+        Args:
+            x: observations [N, ...] (typically the training set or a large subset).
+            batch_size: encoder batch size.
+
+        Returns:
+            self.
+        """
+        if len(x) < 1:
+            raise ValueError("x must hold at least one observation")
+        params = [self.encoder(x[start:start + batch_size], training=False) for start in range(0, len(x), batch_size)]
+        self._marginal_params = tf.concat(params, axis=0)
+        return self
+
+    def sample_latents(self, n, source="prior", seed=None, reference=None):
+        """n latent codes z [n, event_size] from the prior or from Π_j q(z_j).
+
+        ``source="marginals"`` draws each unit j from the posterior of a different, uniformly
+        chosen reference point: the product of the aggregate marginals Π_j q(z_j) with
+        q(z_j) = (1/N) Σ_n q(z_j | x_n) (000 §5; Gao et al. sample it instead of N(0, I)).
+
+        Args:
+            n: number of codes.
+            source: "prior" or "marginals".
+            seed: int; default: the model's SeedGenerator.
+            reference: observations whose posteriors define q(z_j); default: the data of
+                the last ``fit_marginals`` call.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
+        generator = self._generator(seed)
+        if source == "prior":
+            return self.latent.sample(_broadcast(self.latent.prior(), n), seed=generator)
+        if reference is not None:
+            self.fit_marginals(reference)
+        if self._marginal_params is None:
+            raise ValueError("sampling from the marginals needs reference data: call fit_marginals(x) "
+                             "or pass reference=x")
+        params = self._marginal_params
+        owners = tf.constant(_unit_of_event(self.latent))
+        indices = keras.random.randint((n, self.latent.num_units), 0, tf.shape(params)[0], seed=generator)
+        z = 0.0
+        for unit in range(self.latent.num_units):
+            z_unit = self.latent.sample(self.latent.posterior(tf.gather(params, indices[:, unit])), seed=generator)
+            z = z + z_unit * tf.cast(tf.equal(owners, unit), z_unit.dtype)
+        return z
+
+    def sample(self, n, source="prior", seed=None, reference=None):
+        """n generated observations E[x | z], z from the prior or from Π_j q(z_j) (see ``sample_latents``)."""
+        return self.decode(self.sample_latents(n, source, seed, reference))
+
+    # ------------------------------------------------------------------ saving
+
+    def build(self, input_shape=None):
+        # The encoder and decoder are built at construction; nothing else holds weights.
+        self.built = True
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "latent": self.latent.get_config(),
+            "likelihood": self.likelihood.get_config(),
+            "objective": self.objective.get_config(),
+            "dataset_size": self.dataset_size,
+            "estimator": self.estimator,
+            "decomposition": self.decomposition,
+            "groups": None if self.groups is None else [list(group) for group in self.groups],
+            "seed": self.seed,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)
+
+
+class TemperatureSchedule(keras.callbacks.Callback):
+    """Anneal a Concrete temperature during ``fit`` (Jang et al. 2017, §4)::
+
+        τ(step) = max(minimum, start · exp(−rate · step))
+
+    The Concrete latent must hold its temperature as a scalar ``tf.Variable``
+    (``refvae.latents.Concrete(K, temperature=tf.Variable(1.0))``); this callback assigns
+    τ(step) before each training batch. A saved model keeps the temperature's last value.
+
+    Args:
+        temperature: the ``tf.Variable`` the Concrete latent reads.
+        start: τ at step 0 (> 0).
+        minimum: the floor τ never goes below (> 0; Jang et al. use 0.5).
+        rate: decay rate per optimiser step (>= 0; Jang et al. use 1e-5 to 1e-4).
+
+    Example::
+
+        temperature = tf.Variable(1.0, trainable=False)
+        latent = refvae.latents.Grouped([refvae.latents.DiagonalGaussian(10),
+                                         refvae.latents.Concrete(10, temperature=temperature)])
+        model.fit(x, callbacks=[TemperatureSchedule(temperature, start=1.0, minimum=0.5, rate=1e-4)])
+    """
+
+    def __init__(self, temperature, start=1.0, minimum=0.5, rate=1e-4):
+        super().__init__()
+        if not isinstance(temperature, tf.Variable) or temperature.shape.rank != 0:
+            raise TypeError(f"temperature must be a scalar tf.Variable, got {temperature!r}")
+        for name, value, low in (("start", start, 0.0), ("minimum", minimum, 0.0)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > low):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0):
+            raise ValueError(f"rate must be a finite number >= 0, got {rate!r}")
+        self.temperature = temperature
+        self.start, self.minimum, self.rate = float(start), float(minimum), float(rate)
+
+    def value(self, step):
+        """τ(step) as a Python float."""
+        return max(self.minimum, self.start * math.exp(-self.rate * step))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.temperature.assign(self.value(int(self.model.optimizer.iterations.numpy())))
