@@ -55,6 +55,9 @@ def _add_train_options(parser):
                           ("lambda-od", "off-diagonal covariance weight (dip-vae)")):
         parser.add_argument(f"--{name}", type=float, help=meaning)
     parser.add_argument("--anchors", help="comma-separated anchor dimensions (anchor-vae; default 0)")
+    parser.add_argument("--strategy", choices=list(train.STRATEGIES),
+                        help="default: one device; mirrored: tf.distribute.MirroredStrategy over the local devices, "
+                             "with the TC estimators on the global batch")
 
 
 def _train_config(args):

@@ -43,6 +43,7 @@ MODELS = {
 }
 DATASETS = ("dsprites", "dsprites-official", "shapes", "mnist", "fashion-mnist", "digits")
 ESTIMATORS = ("mws", "mss0", "mss1", "hfvae")
+STRATEGIES = ("default", "mirrored")
 HYPERPARAMETERS = ("alpha", "beta", "gamma", "eta", "lam", "capacity", "lambda_od")
 
 
@@ -65,6 +66,9 @@ class TrainConfig:
         alpha, beta, gamma, eta, lam, capacity, lambda_od: the objective's weights (None:
             the catalogue default); only those the model takes may be set.
         anchors: anchor dimensions of ``anchor-vae``.
+        strategy: "default" (one device) or "mirrored" (``tf.distribute.MirroredStrategy``
+            over the local GPUs or CPUs; the q(z) estimators see the global batch, gathered
+            across replicas).
     """
 
     model: str = "beta-tcvae"
@@ -86,6 +90,7 @@ class TrainConfig:
     capacity: float = None
     lambda_od: float = None
     anchors: tuple = (0,)
+    strategy: str = "default"
 
     def validate(self):
         """Raise ValueError naming the first option that makes no sense."""
@@ -114,6 +119,8 @@ class TrainConfig:
                 raise ValueError(f"--{name} does not apply to --model {self.model} (it takes: {', '.join(takes) or 'none'})")
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"--{name} must be a finite number >= 0, got {value!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}")
         anchors = tuple(int(a) for a in self.anchors)
         if any(a < 0 or a >= self.latent_dim for a in anchors):
             raise ValueError(f"--anchors must lie in [0, {self.latent_dim}), got {list(anchors)}")
@@ -224,6 +231,41 @@ class NonFiniteLoss(RuntimeError):
     """Training produced a NaN or infinite loss; the message names the step and the terms."""
 
 
+def make_strategy(name):
+    """The ``tf.distribute`` strategy of a config's ``strategy`` option."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
+
+
+def distributed_step(model, strategy):
+    """A compiled step: NumPy batch -> logs; under a multi-replica strategy the batch is split
+    evenly across replicas and every replica reports the same global-batch terms."""
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
+        return tf.function(model.train_step)
+
+    @tf.function
+    def step(per_replica_batch):
+        logs = strategy.run(model.train_step, args=(per_replica_batch,))
+        return {name: strategy.experimental_local_results(value)[0] for name, value in logs.items()}
+
+    def run(batch):
+        size = len(batch) // replicas
+        per_replica_batch = strategy.experimental_distribute_values_from_function(
+            lambda context: tf.constant(batch[context.replica_id_in_sync_group * size:(context.replica_id_in_sync_group + 1) * size])
+        )
+        return step(per_replica_batch)
+
+    return run
+
+
 def _checkpoint(model):
     import tensorflow as tf
 
@@ -268,16 +310,22 @@ def train(config, resume=False, progress=True):
         raise ValueError(
             f"--batch-size {config.batch_size} is larger than the data set ({dataset.num_observations} observations)"
         )
+    strategy = make_strategy(config.strategy)
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(
+            f"--batch-size {config.batch_size} must be a multiple of the {strategy.num_replicas_in_sync} replicas of --strategy {config.strategy}"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir)
-    model = build_model(config, dataset)
-    model.optimizer.build(model.trainable_variables)
+    with strategy.scope():
+        model = build_model(config, dataset)
+        model.optimizer.build(model.trainable_variables)
     checkpoint = _checkpoint(model)
     manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
     if resume and manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     start = int(model.optimizer.iterations.numpy())
-    train_step = tf.function(model.train_step)
+    train_step = distributed_step(model, strategy)
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
     history_path = run_dir / "history.csv"
     _truncate_history(history_path, start)

@@ -199,9 +199,19 @@ class VAE(keras.Model):
             (terms dict of tensors, loss scalar tensor).
         """
         generator = self._generator(seed)
-        posterior = self.posterior(x, training=training)
+        params = self.encoder(x, training=training)
+        posterior = self.latent.posterior(params)
         z = self.latent.sample(posterior, seed=generator)
         log_px_given_z = self.likelihood.log_prob(x, self.decoder(z, training=training))
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            # Under tf.distribute each replica holds a slice of the global batch; the q(z)
+            # estimators must see the whole batch, so gather the codes before estimating.
+            params, z, log_px_given_z = (
+                tf.ensure_shape(replica.all_gather(t, axis=0), [None, *t.shape[1:]])
+                for t in (params, z, log_px_given_z)
+            )
+            posterior = self.latent.posterior(params)
         prior = self.latent.prior(z.dtype)
         required = self.objective.required_terms
         if self.decomposition == "tc":
@@ -259,9 +269,14 @@ class VAE(keras.Model):
 
     def train_step(self, data):
         x = _observations(data)
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms, loss = self.compute_terms(x, training=True, step=self._step())
             total = loss + tf.add_n(self.losses) if self.losses else loss
+            # With R replicas every replica computes the same global-batch loss; the gradient
+            # of all_gather sums the R identical upstream gradients onto the local slice and
+            # the optimiser sums the replicas' gradients, so 1/R gives the global gradient.
+            total = total / replicas
         gradients = tape.gradient(total, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_metrics(terms, loss)
