@@ -389,3 +389,78 @@ register(
     hint="the Bayes classifier's logit includes the log prior odds",
     description="|shift| of the density-ratio TC estimate when the discriminator sees twice as many permuted samples",
 )
+
+
+# ---------------------------------------------------------------- chapters 02 and 03
+
+
+def _binarised_digits():
+    import refvae.data
+
+    return refvae.data.digits().x_train.reshape(-1, 64) > 0.5
+
+
+def _sum_of_pixel_entropies() -> float:
+    """Σ_i H(x_i) of the binarised digits' training pixels (nats): the distortion of a code
+    that carries no information, the β → ∞ end of the rate–distortion curve."""
+    p = _binarised_digits().mean(axis=0)
+    p = p[(p > 0) & (p < 1)]
+    return float(-(p * np.log(p) + (1 - p) * np.log1p(-p)).sum())
+
+
+def _toy_beta_for_rate(rate: float = 0.5) -> float:
+    """The β at which chapter 03's linear toy has the given rate (nats)."""
+    from scipy.optimize import brentq
+    from sklearn.decomposition import PCA
+
+    x = PCA(1, random_state=0).fit_transform(refvae_digits_pixels()).ravel()
+    x = x / x.std()
+    w, s = 0.9, 0.45
+
+    def toy_rate(log_beta):
+        beta = math.exp(log_beta)
+        m = w * x / (w**2 + beta * s**2)
+        var = beta * s**2 / (w**2 + beta * s**2)
+        return float(np.mean(0.5 * (m**2 + var - 1 - np.log(var)))) - rate
+
+    return math.exp(brentq(toy_rate, math.log(1e-4), math.log(1e4)))
+
+
+def refvae_digits_pixels():
+    import refvae.data
+
+    return refvae.data.digits().x_train.reshape(-1, 64)
+
+
+register(
+    "02.1",
+    lambda: 8 * 1.0**2 + 10 * 0.5**2,
+    rtol=0.05,
+    close_rtol=0.2,
+    hint="subtract the baseline before multiplying by (z − μ)/σ²; you need E ε⁶ = 15",
+    description="variance of the score-function gradient with the optimal constant baseline, μ = 1, σ = 0.5",
+)
+register(
+    "02.2",
+    lambda: -math.log(0.1) - 0.5 * math.log(2 * math.pi),
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="the maximum is at m = x; a density can exceed 1",
+    description="the largest log p(x|z) per pixel of a Gaussian decoder with scale 0.1",
+)
+register(
+    "03.1",
+    _sum_of_pixel_entropies,
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="a pixel that is always 0 or always 1 contributes 0",
+    description="distortion (nats) of a β-VAE whose code carries no information, binarised digits",
+)
+register(
+    "03.2",
+    _toy_beta_for_rate,
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="solve rate(β) = 0.5 on log β; the rate falls as β grows",
+    description="the β at which chapter 03's linear toy has rate 0.5 nats",
+)
