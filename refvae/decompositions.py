@@ -37,7 +37,10 @@ def _log_densities(z, posterior, prior, dataset_size, method, groups=None, chunk
     if z.shape.rank != 2:
         raise ValueError(f"z must have shape [B, event size], got {z.shape}")
     log_qz_x_units = posterior.log_prob(z)
-    log_pz_units = prior.log_prob(z)
+    try:
+        log_pz_units = prior.log_prob(z)
+    except (tf.errors.InvalidArgumentError, ValueError) as error:
+        raise ValueError(f"prior must be a distribution over the units of z [B, {z.shape[-1]}]: {error}") from None
     if log_qz_x_units.shape.rank != 2:
         raise ValueError(
             f"posterior.log_prob(z) must give per-unit log densities [B, D], got shape {log_qz_x_units.shape}"
@@ -263,7 +266,9 @@ def corex_terms(
     if data_entropy is not None:
         if "reconstruction" not in terms:
             raise ValueError("data_entropy needs log_px_given_z for the CorEx bounds")
-        data_entropy = tf.cast(data_entropy, terms["reconstruction"].dtype)
+        dtype = terms["reconstruction"].dtype
+        # dtype_hint: a Python float goes straight to float64 (tf.cast alone rounds it to float32 first)
+        data_entropy = tf.cast(tf.convert_to_tensor(data_entropy, dtype_hint=dtype), dtype)
         terms["sum_mi_xi_z_lower"] = data_entropy + terms["reconstruction"]
         terms["corex_lower_bound"] = data_entropy + terms["elbo"]
     return terms

@@ -15,7 +15,10 @@ and the methods differ only in the weight matrix W (rows i, columns j):
 ==============  ===========================================================================
 ``exact``       W_ij = 1/N; the batch *is* the data set (B = N); no approximation.
 ``mws``         W_ij = 1/(N·B): minibatch weighted sampling, 001 eq 3 (004 eq 11), with the
-                constant −log(N·B) kept, so values are in nats.
+                constant −log(N·B) kept. Its rows sum to 1/N, not 1: even with the whole data
+                set as the batch it gives log q − log N for log q(z) and for every log q(z_d),
+                so its TC is shifted up by (D − 1) log N. The gradient is unbiased; the value
+                is not the TC.
 ``mws_dropped`` W_ij = 1: MWS with that constant dropped, as disentanglement_lib computes
                 it. Gradients are unchanged; the TC it reports is lower by
                 (D − 1) log(N·B) and is *not* in nats. For comparison only.
@@ -204,6 +207,8 @@ def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, ch
     _check_sizes(z.shape[0], static_b, dataset_size, method)
     if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(z))):
         raise ValueError("z holds NaN or infinite values")
+    if tf.executing_eagerly() and bool(tf.reduce_any(tf.math.is_nan(probe))):
+        raise ValueError("posterior has NaN parameters: its log densities are NaN")
     groups = _check_groups(groups, num_units)
     batch_size = static_b if static_b is not None else tf.shape(probe)[1]
     chunk = _chunk_size(z.shape[0], static_b, num_units, chunk_size)
@@ -251,5 +256,9 @@ def aggregate_log_density_from_pairwise(log_q_pairwise, dataset_size, method, *,
     if tf.executing_eagerly() and bool(tf.reduce_any(tf.math.is_nan(log_q_pairwise))):
         raise ValueError("log_q_pairwise holds NaN values")
     groups = _check_groups(groups, num_units)
-    log_w = log_importance_weights(batch_size, dataset_size, method, rows=tf.range(num_samples), dtype=log_q_pairwise.dtype)
+    # inside tf.function M and B may only be known when the graph runs
+    dynamic = tf.shape(log_q_pairwise)
+    rows = tf.range(num_samples if num_samples is not None else dynamic[0])
+    batch_size = batch_size if batch_size is not None else dynamic[1]
+    log_w = log_importance_weights(batch_size, dataset_size, method, rows=rows, dtype=log_q_pairwise.dtype)
     return tuple(_reduce(log_q_pairwise, log_w, groups))

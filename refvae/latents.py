@@ -39,8 +39,6 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-# A floor for log z of a relaxed one-hot sample whose smallest entries underflow.
-_LOG_FLOOR = 1e-30
 
 
 def _check_positive_int(value, name):
@@ -79,7 +77,9 @@ class ConcreteUnit:
         return tf.nn.softmax(self.logits, axis=-1)
 
     def log_prob(self, z):
-        log_z = tf.math.log(tf.maximum(z, _LOG_FLOOR))
+        # The smallest entries of a confident relaxed one-hot sample can underflow to 0;
+        # floor them at the dtype's smallest normal number so log z stays finite.
+        log_z = tf.math.log(tf.maximum(z, np.finfo(z.dtype.as_numpy_dtype).tiny))
         return self.distribution.log_prob(log_z)[..., None]
 
     def mean(self):
@@ -116,11 +116,26 @@ class Latent:
         """Lists of unit indices, one list a group (HFVAE's z_d of 002 Fig 3)."""
         return [list(range(self.num_units))]
 
+    @property
+    def unit_of_event(self):
+        """For each coordinate of z (event_size of them), the index of its unit."""
+        if self.num_units == self.event_size:
+            return list(range(self.event_size))
+        return [0] * self.event_size
+
     def posterior(self, params):
         raise NotImplementedError
 
     def prior(self, dtype=tf.float32):
         raise NotImplementedError
+
+    def prior_batch(self, n, dtype=tf.float32):
+        """The prior with a leading batch of n data points, shaped like a posterior."""
+        raise NotImplementedError
+
+    def sample_prior(self, n, seed=None, dtype=tf.float32):
+        """n reparameterised samples z [n, event_size] from the prior p(z)."""
+        return self.sample(self.prior_batch(n, dtype), seed=seed)
 
     def sample(self, posterior, seed=None):
         raise NotImplementedError
@@ -192,7 +207,12 @@ class DiagonalGaussian(Latent):
     def prior(self, dtype=tf.float32):
         return tfd.Normal(loc=tf.zeros([self.dim], dtype), scale=tf.ones([self.dim], dtype))
 
+    def prior_batch(self, n, dtype=tf.float32):
+        return tfd.Normal(loc=tf.zeros(tf.stack([n, self.dim]), dtype), scale=tf.ones(tf.stack([n, self.dim]), dtype))
+
     def sample(self, posterior, seed=None):
+        """z = μ + σ ε. ``seed``: a ``keras.random.SeedGenerator`` (fresh noise on every
+        call, what a training step needs) or an int (the same noise for the same int)."""
         loc = posterior.loc
         noise = keras.random.normal(tf.shape(loc), dtype=loc.dtype, seed=seed)
         return loc + posterior.scale * noise
@@ -238,6 +258,10 @@ class Concrete(Latent):
         self.num_units = 1
 
     def _temperature(self, dtype):
+        # A Python number goes straight to ``dtype``: tf.cast(0.67, tf.float64) would first
+        # round it to float32 (0.67000001669), shifting float64 densities by ~1e-7.
+        if isinstance(self.temperature, (int, float, np.floating, np.integer)):
+            return tf.constant(self.temperature, dtype)
         return tf.cast(self.temperature, dtype)
 
     def posterior(self, params):
@@ -246,6 +270,9 @@ class Concrete(Latent):
 
     def prior(self, dtype=tf.float32):
         return ConcreteUnit(tf.zeros([self.num_classes], dtype), self._temperature(dtype))
+
+    def prior_batch(self, n, dtype=tf.float32):
+        return ConcreteUnit(tf.zeros(tf.stack([n, self.num_classes]), dtype), self._temperature(dtype))
 
     def sample(self, posterior, seed=None):
         logits = posterior.logits
@@ -304,6 +331,19 @@ class Grouped(Latent):
             groups.append(list(range(start, start + part.num_units)))
             start += part.num_units
         return groups
+
+    @property
+    def unit_of_event(self):
+        owners, offset = [], 0
+        for part in self.parts:
+            owners += [offset + unit for unit in part.unit_of_event]
+            offset += part.num_units
+        return owners
+
+    def prior_batch(self, n, dtype=tf.float32):
+        return GroupedDistribution(
+            [part.prior_batch(n, dtype) for part in self.parts], [part.event_size for part in self.parts]
+        )
 
     def posterior(self, params):
         params = _check_params(params, self.param_size)

@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from refvae import latents, objectives
-from refvae.models.vae import VAE, _observations, _unit_of_event
+from refvae.models.vae import VAE, observations_of
 
 # Kim & Mnih 2018, appendix: 6 hidden layers of 1000 units, leaky ReLU 0.2.
 PAPER_DISCRIMINATOR_HIDDEN = (1000,) * 6
@@ -312,7 +312,7 @@ class FactorVAE(VAE):
             self.discriminator_learning_rate, beta_1=self.discriminator_beta_1, beta_2=self.discriminator_beta_2,
             name="discriminator_adam")
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-        self.units_of_event = _unit_of_event(self.latent)
+        self.units_of_event = self.latent.unit_of_event
 
     def _logged_terms(self):
         return super()._logged_terms() + ["density_ratio_tc", "discriminator_loss", "discriminator_accuracy"]
@@ -365,7 +365,7 @@ class FactorVAE(VAE):
                                   self.discriminator(permuted, training=training))
 
     def train_step(self, data):
-        x = _observations(data)
+        x = observations_of(data)
         with tf.GradientTape() as tape:
             terms, loss, z = self.compute_terms_and_sample(x, training=True, step=self._step())
             total = loss + tf.add_n(self.losses) if self.losses else loss
@@ -379,7 +379,7 @@ class FactorVAE(VAE):
         return self._update_metrics(terms, loss)
 
     def test_step(self, data):
-        x = _observations(data)
+        x = observations_of(data)
         terms, loss, z = self.compute_terms_and_sample(x, training=False, step=self._step())
         terms["discriminator_loss"], terms["discriminator_accuracy"] = self.discriminator_terms(z)
         return self._update_metrics(terms, loss)

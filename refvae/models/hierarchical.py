@@ -56,7 +56,7 @@ import tensorflow_probability as tfp
 
 from refvae import decompositions, estimators, latents
 from refvae.models import likelihoods, networks
-from refvae.models.vae import _observations
+from refvae.models.vae import observations_of
 
 # Batch means logged by the model, in this order.
 TERMS = ("loss", "elbo", "reconstruction", "reconstruction_2", "entropy_z1_given_x", "kl_2",
@@ -225,7 +225,7 @@ class HierarchicalVAE(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, data):
-        x = _observations(data)
+        x = observations_of(data)
         with tf.GradientTape() as tape:
             terms, loss = self.compute_terms(x, training=True)
         gradients = tape.gradient(loss, self.trainable_variables)
@@ -233,7 +233,7 @@ class HierarchicalVAE(keras.Model):
         return self._update_metrics(terms, loss)
 
     def test_step(self, data):
-        terms, loss = self.compute_terms(_observations(data), training=False)
+        terms, loss = self.compute_terms(observations_of(data), training=False)
         return self._update_metrics(terms, loss)
 
     def call(self, x, training=False):

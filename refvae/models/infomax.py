@@ -55,7 +55,7 @@ import tensorflow_probability as tfp
 from refvae import estimators, latents
 from refvae.models import networks
 from refvae.models.factor_vae import call_without_weight_gradients
-from refvae.models.vae import VAE, _observations
+from refvae.models.vae import VAE, observations_of
 
 # Lower bound of Q's Gaussian scale, keeping log Q finite.
 _MIN_SCALE = 1e-4
@@ -260,7 +260,7 @@ class InfoMaxVAE(VAE):
         return q_loss
 
     def train_step(self, data):
-        x = _observations(data)
+        x = observations_of(data)
         q_loss = self.q_step(x)
         with tf.GradientTape() as tape:
             terms, loss = self.compute_terms(x, training=True, step=self._step())
@@ -271,7 +271,7 @@ class InfoMaxVAE(VAE):
         return self._update_metrics(terms, loss)
 
     def test_step(self, data):
-        x = _observations(data)
+        x = observations_of(data)
         terms, loss = self.compute_terms(x, training=False, step=self._step())
         terms["q_loss"] = -terms["log_q_info"]
         return self._update_metrics(terms, loss)

@@ -38,7 +38,6 @@ import math
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from refvae import decompositions, estimators, latents, objectives
 from refvae.models import likelihoods
@@ -66,35 +65,7 @@ def _check_network(name, network, width, side):
         raise ValueError(f"{name} {side} width must be {width} for this latent family, got {shape[-1]}")
 
 
-def _broadcast(dist, n):
-    """A copy of a latent family's prior with a leading batch of n (for ``latent.sample``)."""
-    if isinstance(dist, tfp.distributions.Normal):
-        shape = tf.concat([[n], tf.shape(dist.loc)], axis=0)
-        return tfp.distributions.Normal(tf.broadcast_to(dist.loc, shape), tf.broadcast_to(dist.scale, shape))
-    if isinstance(dist, latents.ConcreteUnit):
-        shape = tf.concat([[n], tf.shape(dist.logits)], axis=0)
-        return latents.ConcreteUnit(tf.broadcast_to(dist.logits, shape), dist.temperature)
-    if isinstance(dist, latents.GroupedDistribution):
-        return latents.GroupedDistribution([_broadcast(part, n) for part in dist.parts], dist.event_sizes)
-    raise TypeError(f"cannot sample a prior of type {type(dist).__name__}")
-
-
-def _unit_of_event(latent):
-    """For each coordinate of z, the index of the latent unit it belongs to."""
-    if isinstance(latent, latents.Grouped):
-        owners, offset = [], 0
-        for part in latent.parts:
-            owners += [offset + unit for unit in _unit_of_event(part)]
-            offset += part.num_units
-        return owners
-    if latent.num_units == latent.event_size:
-        return list(range(latent.event_size))
-    if latent.num_units == 1:
-        return [0] * latent.event_size
-    raise TypeError(f"cannot map the coordinates of z to the units of {latent!r}")
-
-
-def _observations(data):
+def observations_of(data):
     """x from what ``fit`` passes: x, (x,), (x, y) or (x, y, sample_weight)."""
     if isinstance(data, (tuple, list)):
         return data[0]
@@ -240,7 +211,7 @@ class VAE(keras.Model):
                     terms[f"dip_{variant}_off_diagonal"] = off_diagonal
                     terms[f"dip_{variant}_diagonal"] = diagonal
         if "mmd" in required:
-            prior_z = self.latent.sample(_broadcast(prior, tf.shape(z)[0]), seed=generator)
+            prior_z = self.latent.sample_prior(tf.shape(z)[0], seed=generator, dtype=z.dtype)
             terms["mmd"] = objectives.mmd(z, prior_z)
         if self.objective.capacity is not None:
             terms["capacity"] = self.objective.capacity.value(step)
@@ -268,7 +239,7 @@ class VAE(keras.Model):
         return list(self.trackers.values())
 
     def train_step(self, data):
-        x = _observations(data)
+        x = observations_of(data)
         replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms, loss = self.compute_terms(x, training=True, step=self._step())
@@ -282,7 +253,7 @@ class VAE(keras.Model):
         return self._update_metrics(terms, loss)
 
     def test_step(self, data):
-        terms, loss = self.compute_terms(_observations(data), training=False, step=self._step())
+        terms, loss = self.compute_terms(observations_of(data), training=False, step=self._step())
         return self._update_metrics(terms, loss)
 
     # ------------------------------------------------------------------ encode, decode, sample
@@ -343,14 +314,14 @@ class VAE(keras.Model):
             raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
         generator = self._generator(seed)
         if source == "prior":
-            return self.latent.sample(_broadcast(self.latent.prior(), n), seed=generator)
+            return self.latent.sample_prior(n, seed=generator)
         if reference is not None:
             self.fit_marginals(reference)
         if self._marginal_params is None:
             raise ValueError("sampling from the marginals needs reference data: call fit_marginals(x) "
                              "or pass reference=x")
         params = self._marginal_params
-        owners = tf.constant(_unit_of_event(self.latent))
+        owners = tf.constant(self.latent.unit_of_event)
         indices = keras.random.randint((n, self.latent.num_units), 0, tf.shape(params)[0], seed=generator)
         z = 0.0
         for unit in range(self.latent.num_units):
