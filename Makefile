@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit notebooks bench clean
+.PHONY: demo test unit notebooks course-times bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,17 +19,25 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/refvae demo $(DEMO_ARGS)
 
+# Two pytest workers (one per core of the reference machine); a notebook stays on one worker.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest tests -p no:cacheprovider
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest tests -p no:cacheprovider -n $(PYTEST_WORKERS) --durations=15
 	TF_CPP_MIN_LOG_LEVEL=3 REFVAE_FAST=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=600 -p no:cacheprovider --durations=0 notebooks/
+		--nbval-cell-timeout=600 -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --durations=0 notebooks/
 
 unit: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest tests -p no:cacheprovider
 
 notebooks: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=3 REFVAE_FULL=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+	TF_CPP_MIN_LOG_LEVEL=3 REFVAE_FULL=1 REFVAE_RECORD_TIMES=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=36000 -p no:cacheprovider --durations=0 notebooks/
+
+# The fast-mode run times of every chapter, written into notebooks/README.md.
+course-times: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 REFVAE_FAST=1 REFVAE_RECORD_TIMES=1 $(BIN)/python -m pytest --nbval-lax \
+		--nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider notebooks/
 
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -24,3 +24,46 @@ def pytest_configure(config):
 def pytest_collectstart(collector):
     if collector.fspath and collector.fspath.ext == ".ipynb":
         collector.skip_compare += ("stderr",)
+
+
+# --- run times per chapter -------------------------------------------------------------
+# With REFVAE_RECORD_TIMES=1 (`make notebooks`, `make course-times`) the wall time of every
+# notebook is summed over its cells and written into notebooks/README.md between the
+# markers below, with the mode (fast/full) and the device it ran on.
+
+_TIMES = {}
+_START, _END = "<!-- timings:start -->", "<!-- timings:end -->"
+
+
+def pytest_runtest_logreport(report):
+    if report.nodeid.endswith(".ipynb") or ".ipynb::" in report.nodeid:
+        path = report.nodeid.split("::", 1)[0]
+        _TIMES[path] = _TIMES.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("REFVAE_RECORD_TIMES") != "1" or not _TIMES:
+        return
+    import datetime
+    import pathlib
+    import platform
+
+    mode = "fast" if os.environ.get("REFVAE_FAST") == "1" else "full"
+    try:
+        import tensorflow as tf
+
+        device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
+    except ImportError:
+        device = "CPU"
+    rows = [f"Measured {datetime.date.today()} on {platform.machine()} {device}, {mode} mode:", "",
+            "| notebook | seconds |", "|---|---|"]
+    rows += [f"| {path} | {seconds:.0f} |" for path, seconds in sorted(_TIMES.items())]
+    rows.append(f"| **all** | **{sum(_TIMES.values()):.0f}** |")
+    readme = pathlib.Path(__file__).with_name("README.md")
+    text = readme.read_text()
+    table = _START + "\n" + "\n".join(rows) + "\n" + _END
+    if _START in text and _END in text:
+        text = text.split(_START)[0] + table + text.split(_END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Measured run times\n\n" + table + "\n"
+    readme.write_text(text)
