@@ -220,11 +220,12 @@ def build_model(config, dataset):
 def batch_at(dataset, config, step):
     """The observations of step ``step``: a pure function of (seed, step).
 
-    Observations are drawn uniformly from the whole data set (on a factor grid this is
-    uniform factor sampling; on labelled images every training image can appear).
+    Observations are drawn by the data set's own sampler (``sample_indices``): uniform
+    factors on a grid, the dependent or restricted factors of the correlated and held-out
+    variants, uniform training rows of labelled images.
     """
     rng = np.random.default_rng([config.seed, step])
-    return dataset.observations_from_indices(rng.integers(0, dataset.num_observations, config.batch_size))
+    return dataset.observations_from_indices(dataset.sample_indices(config.batch_size, rng))
 
 
 class NonFiniteLoss(RuntimeError):

@@ -157,3 +157,22 @@ def test_held_out_bad_arguments(sprites):
         held_out(sprites, [("shape", 0)])
     with pytest.raises(ValueError, match="empty"):
         held_out(sprites, [])
+
+
+def test_sample_indices_keeps_each_variants_sampling():
+    import numpy as np
+
+    from refvae import data
+
+    grid = data.dsprites()
+    split = data.held_out(grid, [{"shape": 2, "scale": 5}])
+    indices = split.sample_indices(4000, np.random.default_rng(0))
+    factors = grid.factors_of(indices)
+    assert not np.any((factors[:, 0] == 2) & (factors[:, 1] == 5))
+    coupled = data.correlated(grid, "scale", "pos_x", strength=1.0)
+    factors = grid.factors_of(coupled.sample_indices(4000, np.random.default_rng(1)))
+    assert np.corrcoef(factors[:, 1], factors[:, 3])[0, 1] > 0.95
+    digits = data.digits()
+    rows = digits.sample_indices(5000, np.random.default_rng(2))
+    assert rows.min() >= 0 and rows.max() < digits.num_observations
+    assert len(np.unique(rows)) > 0.9 * digits.num_observations

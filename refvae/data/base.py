@@ -209,6 +209,18 @@ class GroundTruthData:
         """Observations of flat indices ``0 .. num_observations - 1`` (float32)."""
         return self._render(self.factors_of(indices))
 
+    def sample_indices(self, n, rng):
+        """Flat indices of n observations drawn as the data set's sampler draws them.
+
+        What training uses to draw a batch: on a factor grid the indices of
+        :meth:`sample_factors` (so correlated and held-out variants keep their sampling),
+        on labelled images uniform training rows.
+
+        Returns:
+            int64 array ``[n]``, valid for :meth:`observations_from_indices`.
+        """
+        return self.index_of(self.sample_factors(n, rng))
+
     def sample(self, n, rng):
         """Samples n factor vectors and renders them.
 

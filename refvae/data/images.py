@@ -167,6 +167,11 @@ class LabelledImages(GroundTruthData):
         raise TypeError(f"{self.name}: a label does not identify one image; use the row "
                         "index of x_train (observations_from_indices) instead")
 
+    def sample_indices(self, n, rng):
+        """n training rows drawn uniformly (a label does not identify one image)."""
+        n = check_count(n)
+        return as_generator(rng).integers(0, self.num_observations, n).astype(np.int64)
+
     def observations_from_indices(self, indices):
         return self.x_train[self.check_indices(indices)]
 
