@@ -464,3 +464,58 @@ register(
     hint="solve rate(β) = 0.5 on log β; the rate falls as β grows",
     description="the β at which chapter 03's linear toy has rate 0.5 nats",
 )
+
+
+# ---------------------------------------------------------------- chapters 07, 09 and 10
+
+
+def _equicorrelated_tc() -> float:
+    import refvae.info
+
+    return float(refvae.info.gaussian_total_correlation(np.full((3, 3), 0.5) + 0.5 * np.eye(3)))
+
+
+def _corex_gaussian_l() -> float:
+    """L = Σ_i I(x_i; z) − I(z; x) for chapter 09's three-variable Gaussian with a 1-D code."""
+    import refvae.info
+
+    cov = np.full((4, 4), 1.0)
+    cov[[0, 1, 2], [0, 1, 2]] = 1.5
+    cov[:3, 3] = cov[3, :3] = 3.5 / 3
+    cov[3, 3] = 10.5 / 9 + 0.1
+    mi = refvae.info.gaussian_mutual_information
+    return float(sum(mi(cov, [i], [3]) for i in range(3)) - mi(cov, [3], [0, 1, 2]))
+
+
+register(
+    "07.1",
+    lambda: math.log(1 / 3),
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="the Bayes-optimal logit adds log(π/(1−π)) to the log density ratio; π is the share of q(z) samples",
+    description="the shift of the discriminator's logit when a quarter of its samples come from q(z)",
+)
+register(
+    "07.2",
+    _equicorrelated_tc,
+    rtol=1e-3,
+    close_rtol=0.15,
+    hint="a Gaussian's TC depends only on its correlation matrix R: −½ log det R; find R's eigenvalues",
+    description="TC of a 3-D Gaussian with unit variances and all correlations 0.5",
+)
+register(
+    "09.1",
+    _corex_gaussian_l,
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="build the 4×4 covariance of (x1, x2, x3, z); L = Σ_i I(x_i; z) − I(z; x); a 1-D code has TC(z) = 0",
+    description="the CorEx objective L of chapter 09's Gaussian example",
+)
+register(
+    "10.1",
+    lambda: 0.5 * math.log(4),
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="E[(z − x)²] is the noise variance; H(z) = ½ log(2πe) for z ~ N(0, 1)",
+    description="the InfoMax bound of chapter 10's Gaussian pair with the best Q",
+)
