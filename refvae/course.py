@@ -519,3 +519,58 @@ register(
     hint="E[(z − x)²] is the noise variance; H(z) = ½ log(2πe) for z ~ N(0, 1)",
     description="the InfoMax bound of chapter 10's Gaussian pair with the best Q",
 )
+
+
+# ---------------------------------------------------------------- chapter 12
+
+
+def _identity_mig_10_bins() -> float:
+    """Histogram MIG of the identity code of dSprites with 10 bins, in the large-N limit."""
+    ratios = []
+    for size in (3, 6, 40, 32, 32):
+        values = np.arange(size, dtype=float)
+        counts = np.bincount(np.digitize(values, np.histogram_bin_edges(values, bins=10)[:-1]))
+        p = counts[counts > 0] / size
+        ratios.append(-np.sum(p * np.log(p)) / math.log(size))
+    return float(np.mean(ratios))
+
+
+def _sap_r2_correlated() -> float:
+    from refvae.data import comonotone_coupling, index_correlation
+
+    correlation = index_correlation(0.1 / (6 * 32) + 0.9 * comonotone_coupling(6, 32))
+    return (3 + 2 * (1 - correlation**2)) / 5
+
+
+register(
+    "12.1",
+    _identity_mig_10_bins,
+    rtol=0.02,
+    close_rtol=0.1,
+    hint="a code that is a function of the factor has I(b; v) = H(b); count the factor values in each of the 10 bins",
+    description="histogram MIG of the identity code of dSprites with num_bins = 10 (large N)",
+)
+register(
+    "12.2",
+    lambda: 1.0,
+    rtol=0.02,
+    close_rtol=0.1,
+    hint="gradient boosting considers every code at every split",
+    description="DCI disentanglement of the identity code with gradient-boosting importances",
+)
+register(
+    "12.3",
+    _sap_r2_correlated,
+    rtol=0.02,
+    close_rtol=0.1,
+    hint="only scale and pos_x have a second code with non-zero R²; that R² is the squared index correlation",
+    description="SAP (R²) of the identity code with scale and pos_x correlated at strength 0.9",
+)
+register(
+    "12.4",
+    lambda: 0.8,
+    rtol=0.03,
+    close_rtol=0.1,
+    hint="at 45° holding either position fixed halves the variance of both mixed codes",
+    description="FactorVAE score of the identity code with (pos_x, pos_y) rotated by 45°",
+)
