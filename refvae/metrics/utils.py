@@ -203,19 +203,24 @@ def discretize(codes, num_bins=20):
     """
     codes = check_codes(codes)
     num_bins = check_positive_int(num_bins, "num_bins")
-    labels = np.empty(codes.shape, dtype=np.int64)
-    for j in range(codes.shape[1]):
-        column = codes[:, j]
-        edges = np.histogram_bin_edges(column, bins=num_bins)
-        # Arithmetic guess, then a one-step correction against the exact edges, so the bins
-        # are those of np.digitize(column, edges[:-1]) at a fraction of its cost.
-        width = (edges[-1] - edges[0]) / num_bins
-        guess = np.floor((column - edges[0]) / width) if width > 0 else np.zeros_like(column)
-        bins = np.clip(guess, 0, num_bins - 1).astype(np.int64)
-        bins -= (bins > 0) & (column < edges[bins])
-        bins += (bins < num_bins - 1) & (column >= edges[np.minimum(bins + 1, num_bins)])
-        labels[:, j] = bins
-    return labels
+    # np.histogram_bin_edges(column, bins) is np.linspace(min, max, bins + 1) (widened by
+    # ±0.5 for a constant column), whose edge b is exactly b * step + min (the last one
+    # exactly max). Per column (contiguous, cache-sized): the arithmetic guess, then a
+    # one-step correction against those exact edges, so the bins are those of
+    # np.digitize(column, edges[:-1]) without its binary search.
+    labels = np.empty((codes.shape[1], codes.shape[0]), dtype=np.int64)
+    for j, column in enumerate(np.ascontiguousarray(codes.T)):
+        low, high = column.min(), column.max()
+        if low == high:
+            low, high = low - 0.5, high + 0.5
+        step = (high - low) / num_bins
+        bins = np.floor((column - low) / step)
+        np.clip(bins, 0, num_bins - 1, out=bins)
+        upper_edge = np.where(bins + 1 < num_bins, (bins + 1) * step + low, high)
+        bins -= (bins > 0) & (column < bins * step + low)
+        bins += (bins < num_bins - 1) & (column >= upper_edge)
+        labels[j] = bins
+    return np.ascontiguousarray(labels.T)
 
 
 def as_labels(values):
@@ -252,6 +257,10 @@ def discrete_entropy(labels):
     )
 
 
+# Largest number of joint factor values histogrammed together (see discrete_mutual_info_matrix).
+_GROUP_VALUES = 2048
+
+
 def discrete_mutual_info_matrix(code_labels, factor_labels):
     """Plug-in I(code_j; factor_k) in nats for every pair: [D, K].
 
@@ -279,27 +288,44 @@ def discrete_mutual_info_matrix(code_labels, factor_labels):
             f"got {num_points} and {factor_labels.shape[0]}"
         )
     width = max(code_sizes)
-    # Code j occupies the labels j*width ... (j+1)*width - 1 of one flat histogram.
-    flat_codes = code_labels + np.arange(num_codes, dtype=np.int64) * width  # [N, D]
 
     def sum_n_log_n(counts, axis):
         return np.sum(counts * np.log(np.maximum(counts, 1.0)), axis=axis)
 
     log_total = math.log(num_points)
     mutual_info = np.empty((num_codes, factor_labels.shape[1]))
-    # One multiply for all factors: (code label) * stride + factor value, stride = largest
-    # size; the histogram of each factor stays small enough to live in cache.
-    stride = max(factor_sizes)
-    base = flat_codes * stride
-    joint_index = np.empty_like(base)
+    # Factors are histogrammed in groups whose joint value count stays small (mixed radix,
+    # at most _GROUP_VALUES values), so one bincount over the D codes of a point serves
+    # several factors and each histogram still lives in cache. Code j occupies the labels
+    # j*width ... (j+1)*width - 1 of the flat histogram.
+    groups, current, values = [], [], 1
     for k, size in enumerate(factor_sizes):
-        np.add(base, factor_labels[:, k : k + 1], out=joint_index)
+        if current and values * size > _GROUP_VALUES:
+            groups.append(current)
+            current, values = [], 1
+        current.append(k)
+        values *= size
+    groups.append(current)
+    code_offsets = np.arange(num_codes, dtype=np.int64) * width
+    joint_index = np.empty(code_labels.shape, dtype=np.int64)
+    for group in groups:
+        sizes = [factor_sizes[k] for k in group]
+        stride = int(np.prod(sizes))
+        combined = np.zeros(num_points, dtype=np.int64)
+        for k, size in zip(group, sizes):
+            combined = combined * size + factor_labels[:, k]
+        np.add(code_labels, code_offsets, out=joint_index)
+        joint_index *= stride
+        joint_index += combined[:, None]
         joint = np.bincount(joint_index.reshape(-1), minlength=num_codes * width * stride)
-        joint = joint.reshape(num_codes, width, stride)[:, :, :size].astype(np.float64)
-        code_term = sum_n_log_n(joint.sum(axis=2), axis=1)  # [D]
-        factor_term = sum_n_log_n(joint[0].sum(axis=0), axis=0)
-        pair_term = sum_n_log_n(joint.reshape(num_codes, -1), axis=1)
-        mutual_info[:, k] = log_total + (pair_term - code_term - factor_term) / num_points
+        joint = joint.reshape(num_codes, width, *sizes).astype(np.float64)
+        code_term = sum_n_log_n(joint.reshape(num_codes, width, -1).sum(axis=2), axis=1)  # [D]
+        for position, k in enumerate(group):
+            others = tuple(2 + i for i in range(len(group)) if i != position)
+            pair = joint.sum(axis=others) if others else joint  # [D, width, |V_k|]
+            factor_term = sum_n_log_n(pair[0].sum(axis=0), axis=0)
+            pair_term = sum_n_log_n(pair.reshape(num_codes, -1), axis=1)
+            mutual_info[:, k] = log_total + (pair_term - code_term - factor_term) / num_points
     # Round-off can leave -1e-16 where the MI is exactly zero.
     return np.maximum(mutual_info, 0.0)
 
