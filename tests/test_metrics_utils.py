@@ -116,3 +116,16 @@ def test_gaussian_mixture_log_means_survive_float32_underflow():
     log_marginal, _ = utils.gaussian_mixture_log_means(np.array([[3.0]]), np.array([0]), loc, scale)
     expected = -0.5 * 9.0 - 0.5 * math.log(2 * math.pi) - math.log(2)  # the narrow one adds nothing
     assert log_marginal[0, 0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_mi_matrix_fast_path_and_factor_entropy_match_the_general_path():
+    from sklearn.metrics import mutual_info_score
+
+    rng = np.random.default_rng(7)
+    codes = rng.normal(size=(3000, 4))
+    factors = np.stack([rng.integers(0, s, 3000) for s in (3, 40, 32)], axis=1)
+    bins = utils.discretize(codes, 20)
+    general = utils.discrete_mutual_info_matrix(bins, factors)
+    fast, entropy = utils.discrete_mutual_info_matrix(bins, factors, num_code_labels=20, return_factor_entropy=True)
+    np.testing.assert_allclose(fast, general, atol=1e-12)
+    np.testing.assert_allclose(entropy, [mutual_info_score(f, f) for f in factors.T], atol=1e-12)

@@ -79,8 +79,9 @@ def mig(codes, factors, num_bins=20):
     factors = utils.check_factors(factors)
     utils.check_same_length(codes=codes, factors=factors)
     num_bins = utils.check_positive_int(num_bins, "num_bins")
-    mutual_info = utils.discrete_mutual_info_matrix(utils.discretize(codes, num_bins), factors)
-    factor_entropy = utils.discrete_entropy(factors)
+    mutual_info, factor_entropy = utils.discrete_mutual_info_matrix(
+        utils.discretize(codes, num_bins), factors, num_code_labels=num_bins, return_factor_entropy=True
+    )
     constant = np.flatnonzero(factor_entropy <= 0)
     if constant.size:
         raise ValueError(f"factors {constant.tolist()} take a single value in the sample; their MIG is undefined")

@@ -261,11 +261,11 @@ def discrete_entropy(labels):
 _GROUP_VALUES = 2048
 
 
-def discrete_mutual_info_matrix(code_labels, factor_labels):
+def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None, return_factor_entropy=False):
     """Plug-in I(code_j; factor_k) in nats for every pair: [D, K].
 
-    For each factor one joint histogram of all D codes is built with a single
-    ``np.bincount`` over (code index, code label, factor label), then
+    For a group of factors one joint histogram of all D codes is built with a single
+    ``np.bincount`` over (code index, code label, factor labels), then
 
         I(a; b) = Σ_ab p̂(a, b) log[p̂(a, b) / (p̂(a) p̂(b))]
                 = log N + (1/N) Σ_ab n_ab log n_ab − (1/N) Σ_a n_a log n_a − (1/N) Σ_b n_b log n_b,
@@ -275,11 +275,18 @@ def discrete_mutual_info_matrix(code_labels, factor_labels):
     Args:
         code_labels: discrete array [N, D] (e.g. from ``discretize``).
         factor_labels: discrete array [N, K].
+        num_code_labels: if given, the code labels are known to be int64 in
+            0 … num_code_labels − 1 (as ``discretize`` returns them) and are used as they are.
+        return_factor_entropy: also return the plug-in entropy of each factor [K], read
+            off the same histograms.
 
     Returns:
-        float64 array [D, K].
+        float64 array [D, K] (and [K] with ``return_factor_entropy``).
     """
-    code_labels, code_sizes = as_labels(code_labels)
+    if num_code_labels is None:
+        code_labels, code_sizes = as_labels(code_labels)
+    else:
+        code_sizes = [int(num_code_labels)] * code_labels.shape[1]
     factor_labels, factor_sizes = as_labels(factor_labels)
     num_points, num_codes = code_labels.shape
     if factor_labels.shape[0] != num_points:
@@ -294,6 +301,7 @@ def discrete_mutual_info_matrix(code_labels, factor_labels):
 
     log_total = math.log(num_points)
     mutual_info = np.empty((num_codes, factor_labels.shape[1]))
+    factor_entropy = np.empty(factor_labels.shape[1])
     # Factors are histogrammed in groups whose joint value count stays small (mixed radix,
     # at most _GROUP_VALUES values), so one bincount over the D codes of a point serves
     # several factors and each histogram still lives in cache. Code j occupies the labels
@@ -326,8 +334,10 @@ def discrete_mutual_info_matrix(code_labels, factor_labels):
             factor_term = sum_n_log_n(pair[0].sum(axis=0), axis=0)
             pair_term = sum_n_log_n(pair.reshape(num_codes, -1), axis=1)
             mutual_info[:, k] = log_total + (pair_term - code_term - factor_term) / num_points
+            factor_entropy[k] = log_total - factor_term / num_points
     # Round-off can leave -1e-16 where the MI is exactly zero.
-    return np.maximum(mutual_info, 0.0)
+    mutual_info = np.maximum(mutual_info, 0.0)
+    return (mutual_info, factor_entropy) if return_factor_entropy else mutual_info
 
 
 # ----------------------------------------------------------------------------- Gaussian mixtures
