@@ -319,8 +319,7 @@ def train(config, resume=False, progress=True):
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir)
     with strategy.scope():
-        model = build_model(config, dataset)
-        model.optimizer.build(model.trainable_variables)
+        model = build_model(config, dataset)  # compiled, optimiser built
     checkpoint = _checkpoint(model)
     manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
     if resume and manager.latest_checkpoint:

@@ -317,20 +317,6 @@ class FactorVAE(VAE):
     def _logged_terms(self):
         return super()._logged_terms() + ["density_ratio_tc", "discriminator_loss", "discriminator_accuracy"]
 
-    @property
-    def vae_variables(self):
-        """The trainable variables of the encoder and decoder (what the VAE optimiser updates)."""
-        return self.encoder.trainable_variables + self.decoder.trainable_variables
-
-    def compile(self, optimizer="adam", **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-        # Built on the VAE's variables only: the discriminator has its own optimiser.
-        self.optimizer.build(self.vae_variables)
-
-    def compile_from_config(self, config):
-        # Keras skips a custom compile when loading; this one is safe to replay.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-
     def compute_terms(self, x, training=False, step=0, seed=None):
         """Terms and loss of the VAE side; the TC in the loss is the discriminator's.
 

@@ -181,18 +181,6 @@ class InfoMaxVAE(VAE):
         return names
 
     @property
-    def vae_variables(self):
-        """The trainable variables of the encoder and decoder."""
-        return self.encoder.trainable_variables + self.decoder.trainable_variables
-
-    def compile(self, optimizer="adam", **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.vae_variables)
-
-    def compile_from_config(self, config):
-        self.compile(**keras.saving.deserialize_keras_object(config))
-
-    @property
     def categorical_kl_bound(self):
         """log K summed over the Concrete parts: the largest possible ``categorical_kl``."""
         return sum(math.log(family.num_classes) for family, _ in self.concrete_parts)

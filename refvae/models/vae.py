@@ -226,6 +226,21 @@ class VAE(keras.Model):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
         return keras.random.SeedGenerator(seed)
 
+    @property
+    def vae_variables(self):
+        """The trainable variables of the encoder and decoder (what ``self.optimizer`` updates)."""
+        return self.encoder.trainable_variables + self.decoder.trainable_variables
+
+    def compile(self, optimizer="adam", **kwargs):
+        super().compile(optimizer=optimizer, **kwargs)
+        # Built on the encoder and decoder only: models with auxiliary networks (FactorVAE's
+        # discriminator, InfoMax's Q) give those their own optimisers.
+        self.optimizer.build(self.vae_variables)
+
+    def compile_from_config(self, config):
+        # Keras skips a custom compile when loading; this one is safe to replay.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     def _step(self):
         return self.optimizer.iterations if self.optimizer is not None else 0
 
