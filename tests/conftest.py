@@ -21,3 +21,11 @@ def seed():
 def rng():
     """A fresh NumPy Generator with the fixed seed: the same numbers in every test run."""
     return np.random.default_rng(SEED)
+
+
+@pytest.fixture(scope="module")
+def sprites():
+    """Procedural dSprites, built once per test module (its 720 base sprites are cached)."""
+    from refvae.data import dsprites
+
+    return dsprites()

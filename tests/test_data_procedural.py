@@ -6,25 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from refvae.data import GroundTruthData, dsprites, shapes3d
+from refvae.data import dsprites, shapes3d
 from refvae.data.dsprites import base_sprites
 from refvae.data.shapes import hue_to_rgb
-
-
-class Grid(GroundTruthData):
-    """A 3 x 4 x 5 toy grid whose 1-pixel observation is its own flat index."""
-
-    factor_names = ("a", "b", "c")
-    factor_sizes = (3, 4, 5)
-    observation_shape = (1, 1, 1)
-
-    def _render(self, factors):
-        return self.index_of(factors).astype(np.float32).reshape(-1, 1, 1, 1)
-
-
-@pytest.fixture(scope="module")
-def sprites():
-    return dsprites()
+from references import Grid
 
 
 def centroid(image):

@@ -3,24 +3,9 @@
 import numpy as np
 import pytest
 
-from refvae.data import (GroundTruthData, comonotone_coupling, correlated, dsprites, held_out,
+from refvae.data import (comonotone_coupling, correlated, held_out,
                          index_correlation, joint_configuration)
-
-
-class Grid(GroundTruthData):
-    """A 3 x 4 x 5 toy grid whose 1-pixel observation is its own flat index."""
-
-    factor_names = ("a", "b", "c")
-    factor_sizes = (3, 4, 5)
-    observation_shape = (1, 1, 1)
-
-    def _render(self, factors):
-        return self.index_of(factors).astype(np.float32).reshape(-1, 1, 1, 1)
-
-
-@pytest.fixture(scope="module")
-def sprites():
-    return dsprites()
+from references import Grid
 
 
 def empirical_mutual_information(a, b):

@@ -16,22 +16,11 @@ import tensorflow_probability as tfp
 
 from refvae import decompositions
 from refvae.latents import Concrete, DiagonalGaussian, Grouped
+from references import exp_concrete_log_density
 
 tfd = tfp.distributions
 N = 64
 IDENTITY_TOL = 1e-5
-
-
-def exp_concrete_log_density(y, logits, temperature):
-    """ExpConcrete log density (Maddison et al. 2017) at y = log z."""
-    k = logits.shape[-1]
-    shifted = logits - temperature * y
-    return (
-        scipy.special.gammaln(k)
-        + (k - 1) * math.log(temperature)
-        + shifted.sum(-1)
-        - k * scipy.special.logsumexp(shifted, axis=-1)
-    )
 
 
 def log_mean_exp(a):

@@ -17,6 +17,7 @@ import tensorflow_probability as tfp
 
 from refvae import estimators, info
 from refvae.latents import Concrete, DiagonalGaussian, Grouped
+from references import exp_concrete_log_density
 
 tfd = tfp.distributions
 METHODS = estimators.KNOWN_METHODS
@@ -63,18 +64,6 @@ def numpy_mixture(log_q_pairwise, weights):
     log_qz = scipy.special.logsumexp(log_w + log_q_pairwise.sum(-1), axis=1)
     log_qzd = scipy.special.logsumexp(log_w[:, :, None] + log_q_pairwise, axis=1)
     return log_qz, log_qzd
-
-
-def exp_concrete_log_density(y, logits, temperature):
-    """ExpConcrete log density (Maddison et al. 2017) at y = log z."""
-    k = logits.shape[-1]
-    shifted = logits - temperature * y
-    return (
-        scipy.special.gammaln(k)
-        + (k - 1) * math.log(temperature)
-        + shifted.sum(-1)
-        - k * scipy.special.logsumexp(shifted, axis=-1)
-    )
 
 
 def gaussian_batch(rng, batch_size, dim, spread=1.0):

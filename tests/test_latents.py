@@ -10,26 +10,11 @@ import tensorflow as tf
 
 from refvae import latents
 from refvae.latents import Concrete, DiagonalGaussian, Grouped
+from references import exp_concrete_log_density
 
 
 def _softplus(x):
     return np.logaddexp(0.0, x)
-
-
-def _exp_concrete_log_density(y, logits, temperature):
-    """log density of the ExpConcrete distribution (Maddison et al. 2017, appendix C) at y.
-
-    log p(y) = log (K−1)! + (K−1) log λ + Σ_k (log α_k − λ y_k) − K logsumexp_k(log α_k − λ y_k)
-    with log α the (unnormalised) logits; y = log z for a relaxed one-hot z.
-    """
-    k = logits.shape[-1]
-    shifted = logits - temperature * y
-    return (
-        scipy.special.gammaln(k)
-        + (k - 1) * math.log(temperature)
-        + shifted.sum(-1)
-        - k * scipy.special.logsumexp(shifted, axis=-1)
-    )
 
 
 # ----------------------------------------------------------------------------------- shapes
@@ -103,12 +88,12 @@ def test_concrete_log_prob_equals_exp_concrete_density_at_log_z(rng):
     z = latent.sample(posterior, seed=3).numpy()  # [4, 5], sample i from data point i
     np.testing.assert_allclose(z.sum(-1), 1.0, atol=1e-12)
     pairwise = latent.log_q_pairwise(tf.constant(z), posterior).numpy()
-    expected = _exp_concrete_log_density(np.log(z)[:, None, :], logits[None, :, :], 0.67)
+    expected = exp_concrete_log_density(np.log(z)[:, None, :], logits[None, :, :], 0.67)
     assert pairwise.shape == (4, 4, 1)
     assert np.max(np.abs(pairwise[..., 0] - expected)) < 1e-8
     # the prior: uniform logits at the same temperature
     prior = latent.prior(tf.float64).log_prob(tf.constant(z)).numpy()[:, 0]
-    np.testing.assert_allclose(prior, _exp_concrete_log_density(np.log(z), np.zeros(5), 0.67), atol=1e-8)
+    np.testing.assert_allclose(prior, exp_concrete_log_density(np.log(z), np.zeros(5), 0.67), atol=1e-8)
 
 
 def test_grouped_pairwise_is_the_parts_side_by_side(rng):
@@ -119,7 +104,7 @@ def test_grouped_pairwise_is_the_parts_side_by_side(rng):
     pairwise = grouped.log_q_pairwise(tf.constant(z), posterior).numpy()
     mu, s = params[:, :2], _softplus(params[:, 2:4]) + 1e-5
     gauss = scipy.stats.norm.logpdf(z[:, None, :2], mu[None], s[None])
-    conc = _exp_concrete_log_density(np.log(z[:, None, 2:]), params[None, :, 4:], 0.5)
+    conc = exp_concrete_log_density(np.log(z[:, None, 2:]), params[None, :, 4:], 0.5)
     assert np.max(np.abs(pairwise[..., :2] - gauss)) < 1e-10
     assert np.max(np.abs(pairwise[..., 2] - conc)) < 1e-8
 
