@@ -521,6 +521,82 @@ register(
 )
 
 
+# ---------------------------------------------------------------- chapters 06, 08 and 11
+
+
+def _hfvae_check2_terms_with_factorised_prior() -> np.ndarray:
+    """Chapter 08, Check 2 rebuilt with ``prior_cov = I``: the five printed terms, in order
+    (marginal_kl, index_code_mi, dimwise_kl, Ⓐ, Σ ⓘ), nats per data point (002 Fig 3)."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    import refvae.decompositions
+    import refvae.latents
+
+    tfd = tfp.distributions
+    latent = refvae.latents.Grouped([refvae.latents.DiagonalGaussian(3), refvae.latents.Concrete(4, temperature=0.67)])
+    num_points = 6
+    params = tf.constant(np.random.default_rng(7).normal(size=(num_points, latent.param_size)), tf.float64)
+    posterior = latent.posterior(params)
+    z = latent.sample(posterior, seed=11)
+    gaussian_prior = tfd.MultivariateNormalDiag(tf.zeros(3, tf.float64))
+    concrete_prior = latent.prior(tf.float64).parts[1]
+    unit_prior = refvae.latents.GroupedDistribution([tfd.Normal(tf.zeros(3, tf.float64), 1.0), concrete_prior], [3, 4])
+
+    def prior_group_log_prob(codes, d):
+        return gaussian_prior.log_prob(codes[:, :3]) if d == 0 else concrete_prior.log_prob(codes[:, 3:])[:, 0]
+
+    terms = refvae.decompositions.hfvae_decomposition(
+        z, posterior, unit_prior, num_points, "exact", groups=latent.groups,
+        prior_log_prob=lambda codes: prior_group_log_prob(codes, 0) + prior_group_log_prob(codes, 1),
+        prior_group_log_prob=prior_group_log_prob)
+    values = [terms["marginal_kl"], terms["index_code_mi"], terms["dimwise_kl"],
+              terms["prior_between_group_tc"] - terms["between_group_tc"],
+              terms["prior_within_group_tc"] - terms["within_group_tc"]]
+    return np.array([float(v) for v in values])
+
+
+def _constant_scale_tc_bound(scale: float = 0.1) -> float:
+    """C_s = −½ log(1 − 1/(1 + s²)²): the bound on TC(z) of chapter 11's constant-scale family (004 Thm 1)."""
+    return -0.5 * math.log(1.0 - 1.0 / (1.0 + scale**2) ** 2)
+
+
+register(
+    "06.3",
+    lambda: 0.0,
+    rtol=1.0,
+    close_rtol=20.0,
+    atol=1e-3,
+    hint="MIG is the gap between the two largest I(z_j; v_k), divided by H(v_k); what are the two largest now?",
+    description="the pos_x entry of the histogram MIG's per_factor after duplicating its most informative code",
+)
+register(
+    "08.2",
+    _hfvae_check2_terms_with_factorised_prior,
+    rtol=1e-6,
+    close_rtol=0.05,
+    atol=1e-6,
+    hint="only the terms that contain the prior's joint density of the Normal group can move",
+    description="chapter 08's Check 2 with prior_cov = I: [marginal_kl, index_code_mi, dimwise_kl, Ⓐ, Σ ⓘ]",
+)
+register(
+    "11.1",
+    lambda: np.array([1.0 / 201.0, 1.0 / 3.0]),
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="minimise ½(σ² − 1 − log σ²) + ησ² over σ²: set its derivative to 0",
+    description="the posterior variance σ² of an unused RTC-VAE dimension for [eta = 100, eta = 1]",
+)
+register(
+    "11.2",
+    _constant_scale_tc_bound,
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="the correlation of z is ρ/(1 + s²); let ρ → 1 in the two-dimensional Gaussian TC",
+    description="the bound C_s on TC(z) of chapter 11's constant-scale family, for s = 0.1",
+)
+
+
 # ---------------------------------------------------------------- chapter 12
 
 

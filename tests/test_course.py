@@ -145,6 +145,65 @@ def test_chapter_01_toy_answers_from_an_independent_computation():
     assert course.check("01.3", [best.x, 1.0 - best.x]) == "right"
 
 
+def test_chapter_06_duplicated_code_gives_a_zero_mig_gap_for_its_factor():
+    from refvae import metrics
+
+    # factor 0 is read off code 0 exactly; code 2 is a copy of code 0; factor 1 lives in code 1
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 8, size=(4000, 2))
+    codes = np.column_stack([factors[:, 0], factors[:, 1], factors[:, 0]]).astype(float) + 0.01 * rng.random((4000, 3))
+    per_factor = metrics.mig(codes, factors)["per_factor"]
+    assert per_factor[1] > 0.9
+    assert course.check("06.3", per_factor[0]) == "right"
+    assert course.check("06.3", per_factor[1]) == "wrong"
+
+
+def test_chapter_08_factorised_prior_terms_from_the_pairwise_tensor():
+    # Chapter 08's Check 2 with prior_cov = I, by hand: log-mean-exp over the pairwise tensor
+    # log q(z_{i,u} | x_j) and scipy's standard normal for the Normal group's prior.
+    import tensorflow as tf
+    from scipy.special import logsumexp
+
+    from refvae import latents
+
+    latent = latents.Grouped([latents.DiagonalGaussian(3), latents.Concrete(4, temperature=0.67)])
+    params = tf.constant(np.random.default_rng(7).normal(size=(6, latent.param_size)), tf.float64)
+    posterior = latent.posterior(params)
+    z = latent.sample(posterior, seed=11)
+    pairwise = latent.log_q_pairwise(z, posterior).numpy()                  # [i, j, unit]
+    groups, n = latent.groups, 6
+    own = np.einsum("iiu->iu", pairwise)
+    log_qz = logsumexp(pairwise.sum(-1), axis=1) - np.log(n)
+    log_qzd = np.stack([logsumexp(pairwise[:, :, g].sum(-1), axis=1) for g in groups], 1) - np.log(n)
+    log_qzu = logsumexp(pairwise, axis=1) - np.log(n)
+    log_concrete = latent.prior(tf.float64).parts[1].log_prob(z[:, 3:]).numpy()[:, 0]
+    log_normal_units = stats.norm.logpdf(z.numpy()[:, :3])
+    log_pzu = np.column_stack([log_normal_units, log_concrete])
+    log_pz = log_pzu.sum(1)                                       # a factorised prior: p(z) = Π_u p(z_u)
+    marginal_kl = np.mean(log_qz - log_pz)
+    index_code_mi = np.mean(own.sum(1) - log_qz)
+    dimwise_kl = np.sum(np.mean(log_qzu - log_pzu, axis=0))
+    between = -np.mean(log_qz - log_qzd.sum(1))                   # Ⓐ: the prior part is 0
+    within = -sum(np.mean(log_qzd[:, d] - log_qzu[:, g].sum(1)) for d, g in enumerate(groups))
+    answer = [marginal_kl, index_code_mi, dimwise_kl, between, within]
+    assert course.check("08.2", answer) == "right"
+    assert marginal_kl == pytest.approx(-between - within + dimwise_kl, abs=1e-10)
+
+
+def test_chapter_11_answers_from_a_numerical_minimum_and_a_correlation():
+    def unused_dimension_loss(variance, eta):
+        return 0.5 * (variance - 1.0 - np.log(variance)) + eta * variance
+
+    found = [optimize.minimize_scalar(unused_dimension_loss, bounds=(1e-6, 2.0), args=(eta,), method="bounded",
+                                      options={"xatol": 1e-10}).x for eta in (100.0, 1.0)]
+    assert course.check("11.1", found) == "right"
+    assert course.check("11.1", found[::-1]) == "wrong"
+    # the largest correlation of z = μ + s ε is 1 / (1 + s²); the TC of a 2-D Gaussian is −½ log(1 − r²)
+    r = 1.0 / (1.0 + 0.1**2)
+    correlation = np.array([[1.0, r], [r, 1.0]])
+    assert course.check("11.2", -0.5 * np.linalg.slogdet(correlation)[1]) == "right"
+
+
 def test_import_does_not_load_tensorflow():
     code = "import sys, refvae.course; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
