@@ -283,6 +283,8 @@ class FactorVAE(VAE):
         discriminator_learning_rate, discriminator_beta_1, discriminator_beta_2: Adam of D.
     """
 
+    NETWORKS = VAE.NETWORKS + ("discriminator",)
+
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", gamma=10.0, dataset_size=None,
                  estimator="mss1", discriminator=None, discriminator_hidden=PAPER_DISCRIMINATOR_HIDDEN,
                  discriminator_learning_rate=1e-4, discriminator_beta_1=0.5, discriminator_beta_2=0.9,
@@ -376,16 +378,9 @@ class FactorVAE(VAE):
             config.pop(key, None)
         config.update({
             "gamma": self.gamma,
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "discriminator_hidden": list(self.discriminator_hidden),
             "discriminator_learning_rate": self.discriminator_learning_rate,
             "discriminator_beta_1": self.discriminator_beta_1,
             "discriminator_beta_2": self.discriminator_beta_2,
         })
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
-        return super().from_config(config)

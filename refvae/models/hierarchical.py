@@ -56,7 +56,7 @@ import tensorflow_probability as tfp
 
 from refvae import decompositions, estimators, latents
 from refvae.models import likelihoods, networks
-from refvae.models.vae import observations_of
+from refvae.models.vae import deserialize_networks, observations_of, serialize_networks
 
 # Batch means logged by the model, in this order.
 TERMS = ("loss", "elbo", "reconstruction", "reconstruction_2", "entropy_z1_given_x", "kl_2",
@@ -120,6 +120,8 @@ class HierarchicalVAE(keras.Model):
             ``kl_2`` by (1 − λ), rewarding I(z2 : z1); λ = 0 (default) is the ELBO of eq 19.
         seed: seed of the SeedGenerator of the z1 samples.
     """
+
+    NETWORKS = ("encoder1", "encoder2", "decoder2", "decoder1")   # serialised by get_config
 
     def __init__(self, encoder1, encoder2, decoder2, decoder1, z1_dim, num_classes=10, likelihood="bernoulli",
                  dataset_size=None, estimator="mss1", data_entropy=None, lam=0.0, seed=0, **kwargs):
@@ -295,11 +297,8 @@ class HierarchicalVAE(keras.Model):
 
     def get_config(self):
         config = super().get_config()
+        config.update(serialize_networks(self, self.NETWORKS))
         config.update({
-            "encoder1": keras.saving.serialize_keras_object(self.encoder1),
-            "encoder2": keras.saving.serialize_keras_object(self.encoder2),
-            "decoder2": keras.saving.serialize_keras_object(self.decoder2),
-            "decoder1": keras.saving.serialize_keras_object(self.decoder1),
             "z1_dim": self.z1_dim,
             "num_classes": self.num_classes,
             "likelihood": self.likelihood.get_config(),
@@ -313,7 +312,4 @@ class HierarchicalVAE(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder1", "encoder2", "decoder2", "decoder1"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return cls(**deserialize_networks(config, cls.NETWORKS))

@@ -144,6 +144,8 @@ class InfoMaxVAE(VAE):
         q_learning_rate: Adam learning rate of Q.
     """
 
+    NETWORKS = VAE.NETWORKS + ("q_network",)
+
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", lam=1.0, info_units=(0, 1),
                  q_network=None, q_hidden=(256,), q_learning_rate=1e-3, dataset_size=None, estimator="mss1",
                  decomposition=None, groups=None, seed=0, **kwargs):
@@ -282,14 +284,7 @@ class InfoMaxVAE(VAE):
         config.update({
             "lam": self.lam,
             "info_units": list(self.info_units),
-            "q_network": keras.saving.serialize_keras_object(self.q_network),
             "q_hidden": list(self.q_hidden),
             "q_learning_rate": self.q_learning_rate,
         })
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["q_network"] = keras.saving.deserialize_keras_object(config["q_network"])
-        return super().from_config(config)

@@ -65,6 +65,19 @@ def _check_network(name, network, width, side):
         raise ValueError(f"{name} {side} width must be {width} for this latent family, got {shape[-1]}")
 
 
+def serialize_networks(model, names):
+    """{name: serialised sub-network} for the Keras networks ``model.<name>`` (for get_config)."""
+    return {name: keras.saving.serialize_keras_object(getattr(model, name)) for name in names}
+
+
+def deserialize_networks(config, names):
+    """A copy of ``config`` with the serialised networks ``names`` rebuilt (for from_config)."""
+    config = dict(config)
+    for name in names:
+        config[name] = keras.saving.deserialize_keras_object(config[name])
+    return config
+
+
 def observations_of(data):
     """x from what ``fit`` passes: x, (x,), (x, y) or (x, y, sample_weight)."""
     if isinstance(data, (tuple, list)):
@@ -89,6 +102,8 @@ class VAE(keras.Model):
         groups: unit groups for the "hfvae" decomposition; default ``latent.groups``.
         seed: seed of the model's ``keras.random.SeedGenerator`` (z samples).
     """
+
+    NETWORKS = ("encoder", "decoder")   # the Keras sub-networks that get_config serialises
 
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", dataset_size=None,
                  estimator="mss1", decomposition=None, groups=None, seed=0, **kwargs):
@@ -356,9 +371,8 @@ class VAE(keras.Model):
 
     def get_config(self):
         config = super().get_config()
+        config.update(serialize_networks(self, self.NETWORKS))
         config.update({
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
             "latent": self.latent.get_config(),
             "likelihood": self.likelihood.get_config(),
             "objective": self.objective.get_config(),
@@ -372,10 +386,7 @@ class VAE(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
-        return cls(**config)
+        return cls(**deserialize_networks(config, cls.NETWORKS))
 
 
 class TemperatureSchedule(keras.callbacks.Callback):
