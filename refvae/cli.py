@@ -55,6 +55,10 @@ def _add_train_options(parser):
                           ("lambda-od", "off-diagonal covariance weight (dip-vae)")):
         parser.add_argument(f"--{name}", type=float, help=meaning)
     parser.add_argument("--anchors", help="comma-separated anchor dimensions (anchor-vae; default 0)")
+    parser.add_argument("--architecture", choices=list(train.ARCHITECTURES),
+                        help="encoder/decoder (default auto: conv for 64x64 images, an MLP otherwise)")
+    parser.add_argument("--hidden", help="comma-separated dense widths, e.g. 1200,1200 for 001's dSprites MLP "
+                                         "(default: the architecture's)")
     parser.add_argument("--strategy", choices=list(train.STRATEGIES),
                         help="default: one device; mirrored: tf.distribute.MirroredStrategy over the local devices, "
                              "with the TC estimators on the global batch")
@@ -68,11 +72,12 @@ def _train_config(args):
         value = getattr(args, field, None)
         if value is not None:
             values[field] = value
-    if isinstance(values.get("anchors"), str):
-        try:
-            values["anchors"] = tuple(int(a) for a in values["anchors"].split(","))
-        except ValueError:
-            raise ValueError(f"--anchors must be comma-separated integers, got {values['anchors']!r}") from None
+    for key in ("anchors", "hidden"):
+        if isinstance(values.get(key), str):
+            try:
+                values[key] = tuple(int(a) for a in values[key].split(","))
+            except ValueError:
+                raise ValueError(f"--{key} must be comma-separated integers, got {values[key]!r}") from None
     return train.TrainConfig.from_dict(values).validate()
 
 

@@ -44,6 +44,7 @@ MODELS = {
 DATASETS = ("dsprites", "dsprites-official", "shapes", "mnist", "fashion-mnist", "digits")
 ESTIMATORS = ("mws", "mss0", "mss1", "hfvae")
 STRATEGIES = ("default", "mirrored")
+ARCHITECTURES = ("auto", "conv", "mlp")
 HYPERPARAMETERS = ("alpha", "beta", "gamma", "eta", "lam", "capacity", "lambda_od")
 
 
@@ -69,6 +70,10 @@ class TrainConfig:
         strategy: "default" (one device) or "mirrored" (``tf.distribute.MirroredStrategy``
             over the local GPUs or CPUs; the q(z) estimators see the global batch, gathered
             across replicas).
+        architecture: "auto" (the conv net for 64×64 images, an MLP otherwise), "conv" or
+            "mlp" (``refvae.models.networks``).
+        hidden: dense widths of encoder and decoder (None: the architecture's default);
+            001's dSprites MLP is ``architecture="mlp", hidden=(1200, 1200)``.
     """
 
     model: str = "beta-tcvae"
@@ -91,6 +96,8 @@ class TrainConfig:
     lambda_od: float = None
     anchors: tuple = (0,)
     strategy: str = "default"
+    architecture: str = "auto"
+    hidden: tuple = None
 
     def validate(self):
         """Raise ValueError naming the first option that makes no sense."""
@@ -121,6 +128,13 @@ class TrainConfig:
                 raise ValueError(f"--{name} must be a finite number >= 0, got {value!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"--architecture must be one of {', '.join(ARCHITECTURES)}; got {self.architecture!r}")
+        if self.hidden is not None:
+            hidden = tuple(self.hidden) if isinstance(self.hidden, (list, tuple)) else (self.hidden,)
+            if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+                raise ValueError(f"--hidden must be positive integer widths such as 1200,1200; got {self.hidden!r}")
+            self.hidden = hidden
         anchors = tuple(int(a) for a in self.anchors)
         if any(a < 0 or a >= self.latent_dim for a in anchors):
             raise ValueError(f"--anchors must lie in [0, {self.latent_dim}), got {list(anchors)}")
@@ -136,6 +150,7 @@ class TrainConfig:
     def to_dict(self):
         config = dataclasses.asdict(self)
         config["anchors"] = list(self.anchors)
+        config["hidden"] = None if self.hidden is None else list(self.hidden)
         return config
 
     def save(self, run_dir):
@@ -148,8 +163,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config options {unknown}; known: {sorted(names)}")
         values = dict(values)
-        if "anchors" in values:
-            values["anchors"] = tuple(values["anchors"])
+        for key in ("anchors", "hidden"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
         return cls(**values)
 
     @classmethod
@@ -198,7 +214,7 @@ def load_data(name):
 
 
 def build_model(config, dataset):
-    """The VAE of a config for a data set (conv for 64×64 images, an MLP otherwise)."""
+    """The VAE of a config for a data set (``architecture="auto"``: conv for 64×64 images, an MLP otherwise)."""
     import keras
 
     from refvae import latents, models, objectives
@@ -206,8 +222,10 @@ def build_model(config, dataset):
     keras.utils.set_random_seed(config.seed)
     latent = latents.DiagonalGaussian(config.latent_dim)
     shape = tuple(dataset.observation_shape)
-    architecture = "conv" if shape[:2] == (64, 64) else "mlp"
-    encoder, decoder = models.networks.build(architecture, shape, latent)
+    architecture = config.architecture
+    if architecture == "auto":
+        architecture = "conv" if shape[:2] == (64, 64) else "mlp"
+    encoder, decoder = models.networks.build(architecture, shape, latent, hidden=config.hidden)
     objective = objectives.get(MODELS[config.model][0], **config.objective_kwargs())
     model = models.VAE(
         encoder, decoder, latent, "bernoulli", objective,

@@ -27,6 +27,8 @@ def _config(tmp_path, **overrides):
         (dict(batch_size=1), "--batch-size"),
         (dict(model="gan"), "--model"),
         (dict(anchors=(7,)), "--anchors"),
+        (dict(architecture="resnet"), "--architecture"),
+        (dict(hidden=(256, 0)), "--hidden"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(tmp_path, overrides, option):
@@ -34,6 +36,22 @@ def test_bad_options_are_refused_before_any_work(tmp_path, overrides, option):
     with pytest.raises(ValueError, match=option):
         train.train(config, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_architecture_and_hidden_widths_reach_the_networks_and_the_saved_config(tmp_path):
+    from refvae import cli
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--data", "dsprites", "--architecture", "mlp", "--hidden", "48,24",
+                              "--out", str(tmp_path / "run")])
+    config = cli._train_config(args)
+    assert (config.architecture, config.hidden) == ("mlp", (48, 24))
+    model = train.build_model(config, train.load_data("dsprites"))
+    dense = [layer.units for layer in model.encoder.layers if hasattr(layer, "units")]
+    assert dense == [48, 24, 2 * config.latent_dim]            # 4096 -> 48 -> 24 -> (mu, sigma) of 10 latents
+    assert train.TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))).hidden == (48, 24)
+    auto = train.build_model(_config(tmp_path, data="dsprites", latent_dim=10), train.load_data("dsprites"))
+    assert any("conv" in layer.name for layer in auto.encoder.layers)    # auto: 64 x 64 images get the conv net
 
 
 def test_batch_larger_than_the_data_is_refused(tmp_path):
