@@ -50,6 +50,14 @@ def tc_of_samples(loc, scale, method="exact", batch_size=None, seed=0, chunk_siz
     data set); with a ``batch_size`` B, the N points are shuffled into batches of B, the
     estimator runs per batch with dataset_size = N, and the batch values are averaged.
 
+    Read the number as the TC of the *finite* mixture q(z) = (1/N) Σ_n N(loc_n, scale_n²),
+    not of the smooth aggregate posterior it stands for. When the posteriors are narrow
+    next to the spacing of the means (trained models with small σ, RTC-VAE, large D), each
+    sample sits in its own component: log q(z) → log q(z|n) − log N while every marginal
+    still mixes, so the estimate grows towards ≈ (D − 1) log N whatever the dependence of
+    the means (004 after eq 10; claim 1 of RESULTS.md). Compare models at the same N, and
+    report ``tc_of_means`` (the Gaussian fit, 004 eq 9) beside it.
+
     Args:
         loc, scale: [N, D] posterior means and standard deviations (> 0), D >= 2.
         method: an estimator of ``refvae.estimators.KNOWN_METHODS``.
