@@ -155,6 +155,25 @@ def test_saved_and_loaded_factor_vae_gives_the_same_outputs(tmp_path):
     loaded.train_step(BATCH)      # the loaded model trains on
 
 
+def test_eta_adds_exactly_eta_times_the_posterior_variance_to_the_loss(tmp_path):
+    plain = _model(gamma=5.0)
+    rtc = FactorVAE(plain.encoder, plain.decoder, plain.latent, gamma=5.0, eta=10.0, dataset_size=len(DIGITS),
+                    discriminator=plain.discriminator, seed=0)
+    terms_plain, loss_plain = plain.compute_terms(BATCH, seed=3)
+    terms_rtc, loss_rtc = rtc.compute_terms(BATCH, seed=3)
+    sigma = plain.posterior(BATCH).scale.numpy().astype(np.float64)
+    trace = np.sum(np.mean(sigma**2, axis=0))                          # Σ_k E_n[σ_k²(n)], 004 eq 4
+    assert float(terms_rtc["posterior_variance"]) == pytest.approx(trace, rel=1e-5)
+    assert float(loss_rtc - loss_plain) == pytest.approx(10.0 * trace, rel=1e-4)
+    path = str(tmp_path / "rtc_discriminator.keras")
+    rtc.compile(keras.optimizers.Adam(1e-3))
+    rtc.save(path)
+    assert keras.models.load_model(path, safe_mode=True).eta == 10.0
+    with pytest.raises(ValueError, match="eta"):
+        FactorVAE(plain.encoder, plain.decoder, plain.latent, eta=-1.0, dataset_size=100,
+                  discriminator=plain.discriminator)
+
+
 def test_factor_vae_rejects_bad_arguments():
     latent = latents.DiagonalGaussian(4)
     encoder, decoder = networks.build("mlp", (8, 8, 1), latent, hidden=(8,))

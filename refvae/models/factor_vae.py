@@ -277,6 +277,9 @@ class FactorVAE(VAE):
             :class:`refvae.models.VAE` (the estimator only feeds the logged
             ``total_correlation``).
         gamma: weight γ >= 0 of the density-ratio TC (disentanglement_lib sweep 10 … 100).
+        eta: weight η >= 0 of the posterior-variance penalty η Σ_k E_n[σ_k²(n)] (004 eq 4;
+            Gaussian latents only). η > 0 is 004's RTC-VAE as it was trained there: the TC
+            by the density-ratio trick (004 §5.3) with γ in the role of 004's β.
         discriminator: a built Keras model [B, event_size] -> [B, 1] logits; default
             ``build_discriminator(latent.event_size, discriminator_hidden)``.
         discriminator_hidden: widths of the default discriminator (paper: 6 × 1000).
@@ -286,13 +289,15 @@ class FactorVAE(VAE):
     NETWORKS = VAE.NETWORKS + ("discriminator",)
 
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", gamma=10.0, dataset_size=None,
-                 estimator="mss1", discriminator=None, discriminator_hidden=PAPER_DISCRIMINATOR_HIDDEN,
+                 estimator="mss1", discriminator=None, eta=0.0, discriminator_hidden=PAPER_DISCRIMINATOR_HIDDEN,
                  discriminator_learning_rate=1e-4, discriminator_beta_1=0.5, discriminator_beta_2=0.9,
                  seed=0, **kwargs):
         for key in ("objective", "decomposition", "groups"):
             kwargs.pop(key, None)       # fixed by the model; present in configs of VAE.get_config
         latent = latents.get(latent)
         objective = objectives.factor_vae(gamma)
+        if eta != 0:        # the catalogue's RTC-VAE weights: −rec + kl + γ TC + η posterior_variance
+            objective = objectives.rtc(beta=objective.weights["total_correlation"], eta=eta)
         if not (isinstance(discriminator_learning_rate, (int, float)) and discriminator_learning_rate > 0):
             raise ValueError(f"discriminator_learning_rate must be a number > 0, got {discriminator_learning_rate!r}")
         if discriminator is None:
@@ -305,6 +310,7 @@ class FactorVAE(VAE):
         super().__init__(encoder, decoder, latent, likelihood, objective, dataset_size=dataset_size,
                          estimator=estimator, decomposition="tc", seed=seed, **kwargs)
         self.gamma = objective.weights["total_correlation"]
+        self.eta = float(objective.weights.get("posterior_variance", 0.0))
         self.discriminator = discriminator
         self.discriminator_hidden = tuple(int(h) for h in discriminator_hidden)
         self.discriminator_learning_rate = float(discriminator_learning_rate)
@@ -324,7 +330,7 @@ class FactorVAE(VAE):
 
         Returns:
             (terms, loss): the terms of :meth:`VAE.compute_terms` plus ``density_ratio_tc``,
-            and the loss −rec + kl + γ·density_ratio_tc.
+            and the loss −rec + kl + γ·density_ratio_tc (+ η·posterior_variance).
         """
         terms, loss, _ = self.compute_terms_and_sample(x, training=training, step=step, seed=seed)
         return terms, loss
@@ -378,6 +384,7 @@ class FactorVAE(VAE):
             config.pop(key, None)
         config.update({
             "gamma": self.gamma,
+            "eta": self.eta,
             "discriminator_hidden": list(self.discriminator_hidden),
             "discriminator_learning_rate": self.discriminator_learning_rate,
             "discriminator_beta_1": self.discriminator_beta_1,
