@@ -4,6 +4,7 @@ with the expected keys, finite numbers, and a figure under the size limit of RES
 import json
 import math
 
+import numpy as np
 import pytest
 
 from experiments import (
@@ -44,8 +45,6 @@ def test_common_parse_args_modes_and_seeds():
 
 
 def test_common_write_json_is_atomic_and_converts_numpy(tmp_path):
-    import numpy as np
-
     path = common.write_json(tmp_path / "a.json", {"x": np.float32(1.5), "y": np.arange(3), "z": float("nan")})
     assert json.loads(path.read_text().replace("NaN", "null")) == {"x": 1.5, "y": [0, 1, 2], "z": None}
     assert not (tmp_path / "a.json.tmp").exists()
@@ -57,6 +56,34 @@ def test_common_subgrid_factors_is_row_major_every_kth_value():
     assert sizes == (3, 3, 4)
     assert factors.shape == (36, 3)
     assert factors[:5].tolist() == [[0, 0, 0], [0, 0, 10], [0, 0, 20], [0, 0, 30], [0, 2, 0]]
+
+
+def test_common_image_data_options_default_to_digits_and_mnist_when_full(tmp_path):
+    assert common.parse_args("x", [], image_data=True).data == "digits"
+    assert common.parse_args("x", ["--full"], image_data=True).data == "mnist"
+    args = common.parse_args("x", ["--full", "--data", "digits", "--data-dir", str(tmp_path)], image_data=True)
+    assert (args.data, args.data_dir) == ("digits", tmp_path)
+    with pytest.raises(SystemExit, match="--data-dir"):
+        common.load_images("mnist", data_dir=tmp_path)        # an empty directory: no IDX files
+    x_train, y_train, x_test, y_test = common.load_images("digits", binarise=True)
+    assert set(np.unique(x_train)) <= {0.0, 1.0} and len(x_train) == len(y_train) == 1438 and len(x_test) == 359
+
+
+def test_common_epoch_batches_visit_every_row_once_per_epoch():
+    x = np.arange(10)
+    batch = common.epoch_batches(x, seed=4, batch_size=3)        # 3 batches an epoch, one row dropped
+    epoch = np.concatenate([batch(step) for step in range(3)])
+    assert len(set(epoch.tolist())) == 9
+    np.testing.assert_array_equal(batch(4), common.epoch_batches(x, seed=4, batch_size=3)(4))
+
+
+def test_common_kmeans_accuracy_is_one_on_separated_clusters_and_scores_held_out_points():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 30)
+    features = 10.0 * labels[:, None] + rng.normal(size=(90, 2))
+    assert common.kmeans_accuracy(features, labels, seed=0, num_clusters=3) == 1.0
+    held_out = 10.0 * labels[:, None] + rng.normal(size=(90, 2))
+    assert common.kmeans_accuracy(features, labels, seed=0, test_features=held_out, num_clusters=3) == 1.0
 
 
 def test_claim1_smoke_writes_estimates_and_truths(out):
