@@ -425,16 +425,10 @@ def posterior_of_factors(model, dataset, factors, batch_size=512):
 
 
 def subgrid_factors(factor_sizes, steps):
-    """Every ``steps[k]``-th value of factor k, as a row-major grid.
+    """Every ``steps[k]``-th value of factor k, as a row-major grid (``refvae.metrics.subgrid_factors``)."""
+    from refvae import metrics
 
-    Returns:
-        (factors [n, K] int64 of the full data set, sub-grid sizes tuple).
-    """
-    values = [np.arange(0, size, step) for size, step in zip(factor_sizes, steps)]
-    sizes = tuple(len(v) for v in values)
-    index = np.stack(np.unravel_index(np.arange(math.prod(sizes)), sizes), axis=1)
-    factors = np.stack([values[k][index[:, k]] for k in range(len(sizes))], axis=1).astype(np.int64)
-    return factors, sizes
+    return metrics.subgrid_factors(factor_sizes, steps)
 
 
 def elbo_terms(model, observations, seed=0, batch_size=256):

@@ -149,3 +149,13 @@ def test_mig_sampled_same_seed_same_number_and_factors_subset():
 def test_mig_sampled_rejects_bad_inputs(loc_rows, scale_value, sizes, factors, message):
     with pytest.raises(ValueError, match=message):
         metrics.mig_sampled(np.zeros((loc_rows, 2)), np.full((loc_rows, 2), scale_value), sizes, factors=factors)
+
+
+def test_subgrid_factors_keeps_every_kth_value_and_rejects_bad_steps():
+    factors, sizes = metrics.subgrid_factors((3, 6, 40), (1, 2, 10))
+    assert sizes == (3, 3, 4) and factors.shape == (36, 3)
+    assert factors[:5].tolist() == [[0, 0, 0], [0, 0, 10], [0, 0, 20], [0, 0, 30], [0, 2, 0]]
+    with pytest.raises(ValueError, match="one entry per factor"):
+        metrics.subgrid_factors((3, 6), (1,))
+    with pytest.raises(ValueError, match="steps"):
+        metrics.subgrid_factors((3, 6), (1, 0))

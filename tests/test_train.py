@@ -104,6 +104,25 @@ def test_cli_train_interrupt_resume_evaluate(tmp_path):
         assert (run / "report" / f"{figure}.png").stat().st_size > 1000
 
 
+def test_sampled_mig_on_a_subgrid_equals_mig_sampled_of_the_subgrid_posteriors(tmp_path):
+    from refvae import evaluate, metrics
+
+    dataset = train.load_data("dsprites")
+    config = _config(tmp_path, data="dsprites", architecture="mlp", hidden=(8,), latent_dim=3)
+    model = train.build_model(config, dataset)
+    steps = (1, 3, 20, 16, 16)                                   # 3 x 2 x 2 x 2 x 2 = 48 grid points
+    result = evaluate.compute_metrics(model, dataset, ["mig-sampled"], num_points=48, subgrid=steps)["mig-sampled"]
+    assert result["grid_sizes"] == [3, 2, 2, 2, 2]
+    factors, sizes = metrics.subgrid_factors(dataset.factor_sizes, steps)
+    assert factors[1].tolist() == [0, 0, 0, 0, 16] and factors[-1].tolist() == [2, 3, 20, 16, 16]
+    posterior = model.posterior(dataset.observations_from_factors(factors))
+    direct = metrics.mig_sampled(np.asarray(posterior.loc), np.asarray(posterior.scale), sizes, num_samples=48)
+    assert result["mig"] == pytest.approx(direct["mig"], abs=1e-6)
+    for bad, message in (((1, 1, 4), "one positive step per factor"), ((1, 6, 1, 1, 1), "fewer than 2 values")):
+        with pytest.raises(ValueError, match=message):
+            evaluate.compute_metrics(model, dataset, ["mig-sampled"], subgrid=bad)
+
+
 def test_cli_refuses_a_bad_flag_with_a_message_naming_it(tmp_path):
     result = subprocess.run([sys.executable, "-m", "refvae", "train", "--steps", "0", "--out", str(tmp_path / "x")],
                             capture_output=True, text=True)

@@ -28,7 +28,7 @@ from refvae.metrics.beta_vae import beta_vae_features, beta_vae_score, beta_vae_
 from refvae.metrics.clustering import cluster_assignment, compute_concrete_mig, concrete_mig, unsupervised_accuracy
 from refvae.metrics.dci import IMPORTANCE_METHODS, compute_dci, dci, dci_from_importance, importance_matrix
 from refvae.metrics.factor_vae import factor_vae_score, factor_vae_votes, majority_vote_accuracy, prune_dims
-from refvae.metrics.mig import compute_mig, mig, mig_from_mutual_info, mig_sampled
+from refvae.metrics.mig import compute_mig, mig, mig_from_mutual_info, mig_sampled, subgrid_factors
 from refvae.metrics.modularity import compute_modularity, explicitness, modularity, modularity_from_mutual_info
 from refvae.metrics.mutual_info import (
     active_dimensions,
@@ -66,6 +66,7 @@ __all__ = [
     "mig",
     "mig_from_mutual_info",
     "mig_sampled",
+    "subgrid_factors",
     "modularity",
     "modularity_from_mutual_info",
     "prune_dims",
