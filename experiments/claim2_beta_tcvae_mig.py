@@ -12,7 +12,7 @@ Measured per run: ELBO / reconstruction / KL on fresh images, histogram MIG (mea
 3·6·10·8·8 = 11,520 images, S = 2,000, shape excluded as in 001; the whole grid with --full),
 TC of the mean codes and of samples.
 
-Run: ``python -m experiments.claim2_beta_tcvae_mig [--smoke | --full] [--seeds 0 1 2] [--out DIR]``
+Run: ``python -m experiments.claim2_beta_tcvae_mig [--smoke | --full] [--seeds 0 1 2] [--steps N] [--out DIR]``
 """
 
 import sys
@@ -121,11 +121,14 @@ def figure(table, runs, path, subtitle):
 
 
 def main(argv=None):
-    args = common.parse_args(__doc__.splitlines()[0], argv, default_seeds=(0, 1, 2), full_seeds=tuple(range(10)))
+    args = common.parse_args(__doc__.splitlines()[0], argv, default_seeds=(0, 1, 2), full_seeds=tuple(range(10)),
+                             steps_option=True)
     from refvae import data
 
     watch = common.Stopwatch()
-    sizes = common.DSPRITES_SIZES[args.mode]
+    sizes = dict(common.DSPRITES_SIZES[args.mode])
+    if args.steps:
+        sizes["steps"] = args.steps
     dataset = data.dsprites()
     betas = BETAS[args.mode]
     result = common.header("2", args, PAPER, {"betas": betas, **sizes, "data": "procedural dSprites (refvae.data)",
@@ -134,7 +137,7 @@ def main(argv=None):
     runs = []
     print(f"[{NAME}] mode={args.mode} seeds={args.seeds} betas={betas}", flush=True)
     for model, beta, seed in configurations(args.mode, args.seeds):
-        spec = common.run_spec(args.mode, model, beta, seed)
+        spec = common.run_spec(args.mode, model, beta, seed, steps=sizes["steps"])
         runs.append(common.cached_run(cache, spec, lambda: common.train_and_score(spec, args.mode, dataset),
                                       required=("mig", "mig_sampled", "elbo")))
     result["runs"] = [{k: v for k, v in r.items() if k != "history"} for r in runs]

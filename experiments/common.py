@@ -33,7 +33,7 @@ IMAGE_DATA = ("digits", "mnist")
 # --------------------------------------------------------------------------- arguments
 
 
-def parse_args(description, argv=None, default_seeds=(0,), full_seeds=None, image_data=False):
+def parse_args(description, argv=None, default_seeds=(0,), full_seeds=None, image_data=False, steps_option=False):
     """Parse the shared options; ``args.mode`` is "smoke", "cpu" or "full".
 
     Args:
@@ -43,6 +43,8 @@ def parse_args(description, argv=None, default_seeds=(0,), full_seeds=None, imag
         full_seeds: seeds of ``--full`` (default: ``default_seeds``).
         image_data: add ``--data {digits,mnist}`` (default digits, offline; ``--full``: mnist)
             and ``--data-dir`` (MNIST's four IDX files), for the claims on labelled images.
+        steps_option: add ``--steps N``, training steps in place of the mode's (``args.steps``,
+            None when not given); results of another length belong in another ``--out``.
 
     Returns:
         argparse.Namespace with ``mode``, ``seeds`` (list of ints) and ``out`` (Path); with
@@ -54,6 +56,8 @@ def parse_args(description, argv=None, default_seeds=(0,), full_seeds=None, imag
     size.add_argument("--smoke", action="store_true", help="the smallest setting (seconds; for tests)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (non-negative ints)")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS_DIR, help="output directory")
+    if steps_option:
+        parser.add_argument("--steps", type=int, default=None, help="training steps (default: the mode's)")
     if image_data:
         parser.add_argument("--data", choices=IMAGE_DATA, default=None,
                             help="labelled images (default: digits, offline; with --full: mnist)")
@@ -69,6 +73,8 @@ def parse_args(description, argv=None, default_seeds=(0,), full_seeds=None, imag
             args.seeds = args.seeds[:1]
     if not args.seeds or any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds must be distinct non-negative ints, got {args.seeds}")
+    if steps_option and args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive int, got {args.steps}")
     return args
 
 

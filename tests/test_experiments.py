@@ -42,6 +42,10 @@ def test_common_parse_args_modes_and_seeds():
         common.parse_args("x", ["--seeds", "1", "1"])
     with pytest.raises(SystemExit):
         common.parse_args("x", ["--smoke", "--full"])
+    assert common.parse_args("x", ["--steps", "4000"], steps_option=True).steps == 4000
+    assert common.parse_args("x", [], steps_option=True).steps is None
+    with pytest.raises(SystemExit):
+        common.parse_args("x", ["--steps", "0"], steps_option=True)
 
 
 def test_common_write_json_is_atomic_and_converts_numpy(tmp_path):
