@@ -35,7 +35,12 @@ and the methods differ only in the weight matrix W (rows i, columns j):
 ==============  ===========================================================================
 
 The pairwise tensor log q(z_i,d | x_j) is [M, B, D]; it is never materialised whole.
-The work is chunked over samples, so memory is O(chunk · B · D) and time O(M · B · D).
+The work is chunked over samples, one chunk at a time, so memory is O(chunk · B · D) and
+time O(M · B · D). Under a gradient tape each chunk is recomputed in the backward pass
+(``tf.recompute_grad``) instead of keeping its [chunk, B, D] activations, so training
+memory is O(chunk · B · D) too, for one extra forward pass of the estimator; this needs a
+posterior whose tensors ``flatten_distribution`` can read (tfp distributions and the
+``refvae.latents`` wrappers), else the chunks' activations are kept.
 
 Example:
     >>> import tensorflow_probability as tfp
@@ -151,6 +156,21 @@ def _chunk_size(num_samples, batch_size, num_units, chunk_size):
     return int(max(1, min(num_samples or 1 << 30, DEFAULT_CHUNK_ELEMENTS // per_sample)))
 
 
+def flatten_distribution(dist):
+    """(tensors, rebuild) with ``rebuild(tensors)`` the same distribution made of ``tensors``,
+    or None when the distribution cannot be taken apart (then no recomputation is done).
+
+    tfp distributions are composite tensors (``tf.nest`` flattens them); refvae's wrappers
+    (``ConcreteUnit``, ``GroupedDistribution``) provide ``flatten_tensors``.
+    """
+    if hasattr(dist, "flatten_tensors"):
+        return dist.flatten_tensors()
+    flat = tf.nest.flatten(dist, expand_composites=True)
+    if len(flat) == 1 and flat[0] is dist:
+        return None
+    return flat, lambda tensors: tf.nest.pack_sequence_as(dist, list(tensors), expand_composites=True)
+
+
 def _reduce(log_q_rows, log_w, groups):
     """Mixture log densities of one block of rows: log_q_rows [m, B, D], log_w [m, B]."""
     log_w = tf.cast(log_w, log_q_rows.dtype)
@@ -229,11 +249,28 @@ def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, ch
     if groups is not None:
         spec.append(tf.TensorSpec([chunk, len(groups)], probe.dtype))
 
-    def one_chunk(args):
-        index, z_rows = args
-        return rows(z_rows, index * chunk + tf.range(chunk))
+    flat = flatten_distribution(posterior)
+    if flat is None:
+        def one_chunk(args):
+            index, z_rows = args
+            return rows(z_rows, index * chunk + tf.range(chunk))
+    else:
+        tensors, rebuild = flat
+        tensors = [tf.convert_to_tensor(t) for t in tensors]
 
-    stacked = tf.map_fn(one_chunk, (tf.range(num_chunks), z_chunks), fn_output_signature=spec)
+        @tf.recompute_grad
+        def reduce_rows(z_rows, log_w, *parts):
+            return tuple(_reduce(rebuild(parts).log_prob(z_rows[:, None, :]), log_w, groups))
+
+        def one_chunk(args):
+            index, z_rows = args
+            row_ids = index * chunk + tf.range(chunk)
+            log_w = log_importance_weights(batch_size, dataset_size, method, rows=row_ids, dtype=probe.dtype)
+            return list(reduce_rows(z_rows, log_w, *tensors))
+
+    # one chunk at a time: map_fn's default runs 10 in flight, 10x the memory
+    stacked = tf.map_fn(one_chunk, (tf.range(num_chunks), z_chunks), fn_output_signature=spec,
+                        parallel_iterations=1)
     return tuple(
         tf.reshape(part, tf.concat([[-1], tf.shape(part)[2:]], axis=0))[:num_samples] for part in stacked
     )

@@ -85,6 +85,11 @@ class ConcreteUnit:
     def mean(self):
         return self.probs
 
+    def flatten_tensors(self):
+        """(tensors, rebuild): the tensors this distribution is made of, and a function that
+        makes the same distribution from (recomputable copies of) them."""
+        return [self.logits, self.temperature], lambda tensors: ConcreteUnit(*tensors)
+
 
 class GroupedDistribution:
     """Several unit-protocol distributions side by side over consecutive slices of z."""
@@ -99,6 +104,24 @@ class GroupedDistribution:
 
     def mean(self):
         return tf.concat([part.mean() for part in self.parts], axis=-1)
+
+    def flatten_tensors(self):
+        """(tensors, rebuild) of every part, concatenated (see ``ConcreteUnit.flatten_tensors``)."""
+        from refvae.estimators import flatten_distribution
+
+        flats = [flatten_distribution(part) for part in self.parts]
+        if any(flat is None for flat in flats):
+            return None
+        sizes = [len(tensors) for tensors, _ in flats]
+
+        def rebuild(tensors):
+            parts, start = [], 0
+            for (_, rebuild_part), size in zip(flats, sizes):
+                parts.append(rebuild_part(list(tensors[start:start + size])))
+                start += size
+            return GroupedDistribution(parts, self.event_sizes)
+
+        return [t for tensors, _ in flats for t in tensors], rebuild
 
 
 # ------------------------------------------------------------------------ the families

@@ -236,6 +236,50 @@ def test_chunked_equals_unchunked(rng, method):
             assert np.max(np.abs(got.numpy() - want.numpy())) < 1e-12, (chunk, method)
 
 
+@pytest.mark.parametrize("family", ["gaussian", "concrete", "grouped"])
+def test_gradients_through_recomputed_chunks_equal_the_unchunked_gradients(rng, family):
+    # Chunks are recomputed in the backward pass (tf.recompute_grad); the gradients with
+    # respect to the posterior's parameters and to z must be those of the whole tensor.
+    latent = {"gaussian": DiagonalGaussian(4), "concrete": Concrete(5),
+              "grouped": Grouped([DiagonalGaussian(3), Concrete(4)])}[family]
+    params = tf.Variable(rng.normal(size=(12, latent.param_size)), dtype=tf.float64)
+    groups = latent.groups if family == "grouped" else None
+
+    @tf.function
+    def gradients(chunk_size):
+        with tf.GradientTape() as tape:
+            posterior = latent.posterior(params)
+            z = latent.sample(posterior, seed=5)          # reparameterised: depends on params too
+            outputs = estimators.aggregate_log_density(z, posterior, 200, "mss1", groups=groups,
+                                                       chunk_size=chunk_size)
+            value = sum(tf.reduce_sum(tf.sin(out)) for out in outputs)       # every output enters
+        return value, tape.gradient(value, params)
+
+    assert estimators.flatten_distribution(latent.posterior(params)) is not None
+    whole_value, whole = gradients(12)
+    for chunk in (1, 5):
+        value, grad = gradients(chunk)
+        assert abs(float(value - whole_value)) < 1e-10
+        np.testing.assert_allclose(grad.numpy(), whole.numpy(), rtol=1e-9, atol=1e-12)
+    assert np.max(np.abs(whole.numpy())) > 1e-3                                  # a gradient that can differ
+
+
+def test_a_posterior_that_cannot_be_taken_apart_is_chunked_without_recomputation(rng):
+    class Opaque:                                     # only log_prob: flatten_distribution gives None
+        def __init__(self, inner):
+            self.inner = inner
+
+        def log_prob(self, z):
+            return self.inner.log_prob(z)
+
+    mu, sigma, z = gaussian_batch(rng, 9, 3)
+    assert estimators.flatten_distribution(Opaque(tfd.Normal(mu, sigma))) is None
+    got = estimators.aggregate_log_density(tf.constant(z), Opaque(tfd.Normal(mu, sigma)), 90, "mss1", chunk_size=2)
+    want = estimators.aggregate_log_density(tf.constant(z), tfd.Normal(mu, sigma), 90, "mss1", chunk_size=9)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
 def test_default_chunk_bounds_the_chunk_elements():
     # B = 4096, D = 32: about 4M pairwise entries a chunk, so 32 samples a chunk
     assert estimators._chunk_size(4096, 4096, 32, None) * 4096 * 32 <= estimators.DEFAULT_CHUNK_ELEMENTS
