@@ -15,7 +15,7 @@ TC_mean, as Locatello et al. compute it), and the TC of one sample per image und
 mixture of the 5,000 scored images (``refvae.metrics.tc_of_samples``), which counts the
 separation of narrow posteriors too (claim 1); 004 does not say which estimator its figure uses.
 
-Run: ``python -m experiments.claim3_tc_means_vs_samples [--smoke | --full] [--seeds 0 1] [--out DIR]``
+Run: ``python -m experiments.claim3_tc_means_vs_samples [--smoke | --full] [--seeds 0 1] [--steps N] [--out DIR]``
 """
 
 import sys
@@ -104,11 +104,14 @@ def figure(table, runs, path, subtitle):
 
 
 def main(argv=None):
-    args = common.parse_args(__doc__.splitlines()[0], argv, default_seeds=(0, 1), full_seeds=tuple(range(10)))
+    args = common.parse_args(__doc__.splitlines()[0], argv, default_seeds=(0, 1), full_seeds=tuple(range(10)),
+                             steps_option=True)
     from refvae import data
 
     watch = common.Stopwatch()
-    sizes = common.DSPRITES_SIZES[args.mode]
+    sizes = dict(common.DSPRITES_SIZES[args.mode])
+    if args.steps:
+        sizes["steps"] = args.steps
     dataset = data.dsprites()
     betas = BETAS[args.mode]
     result = common.header("3", args, PAPER, {"betas_004": betas, "models": MODELS, "eta": 10.0, **sizes,
@@ -120,7 +123,7 @@ def main(argv=None):
     for seed in args.seeds:
         for beta in betas:
             for model in MODELS:
-                spec = common.run_spec(args.mode, model, model_weight(model, beta), seed)
+                spec = common.run_spec(args.mode, model, model_weight(model, beta), seed, steps=sizes["steps"])
                 run = common.cached_run(cache, spec, lambda: common.train_and_score(spec, args.mode, dataset),
                                         required=("tc_sample_gaussian", "tc_mean", "elbo", "history"))
                 run["beta_004"] = beta
