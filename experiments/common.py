@@ -293,14 +293,16 @@ DSPRITES_SIZES = {
                  elbo_points=10000, discriminator_hidden=(1000,) * 6),
 }
 
-MODEL_NAMES = ("vae", "beta-vae", "beta-tcvae", "rtc", "factor-vae")
+MODEL_NAMES = ("vae", "beta-vae", "beta-tcvae", "rtc", "factor-vae", "rtc-discriminator")
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
     """One dSprites training run. ``weight`` is the model's own hyperparameter: β of β-VAE and
     β-TCVAE (001: the total weight of the KL / TC), β of RTC-VAE (004 eq 3-4: the *extra* TC
-    weight, TC weight 1 + β), γ of FactorVAE (extra weight, 1 + γ); unused for "vae"."""
+    weight, TC weight 1 + β), γ of FactorVAE (extra weight, 1 + γ); unused for "vae".
+    "rtc-discriminator" is 004's RTC-VAE as 004 trained it: ``FactorVAE(gamma=β, eta=η)``,
+    the TC from the discriminator."""
 
     model: str
     weight: float
@@ -323,14 +325,15 @@ class RunSpec:
         """The total weight of the TC term in the loss (the ELBO has 1)."""
         if self.model in ("beta-vae", "beta-tcvae"):
             return float(self.weight)
-        if self.model in ("rtc", "factor-vae"):
+        if self.model in ("rtc", "factor-vae", "rtc-discriminator"):
             return 1.0 + float(self.weight)
         return 1.0
 
     def key(self):
         hidden = "x".join(map(str, self.hidden))
-        extra = f"-eta{self.eta:g}" if self.model == "rtc" else ""
-        extra += f"-d{'x'.join(map(str, self.discriminator_hidden))}" if self.model == "factor-vae" else ""
+        extra = f"-eta{self.eta:g}" if self.model in ("rtc", "rtc-discriminator") else ""
+        extra += (f"-d{'x'.join(map(str, self.discriminator_hidden))}"
+                  if self.model in ("factor-vae", "rtc-discriminator") else "")
         return (f"{self.model}-w{self.weight:g}{extra}-s{self.seed}-steps{self.steps}-b{self.batch_size}"
                 f"-h{hidden}-z{self.latent_dim}-lr{self.learning_rate:g}-{self.estimator}")
 
@@ -352,12 +355,13 @@ def build_model(spec, dataset_size, observation_shape=(64, 64, 1)):
     keras.utils.set_random_seed(spec.seed)
     latent = latents.DiagonalGaussian(spec.latent_dim)
     encoder, decoder = models.networks.build("mlp", tuple(observation_shape), latent, hidden=tuple(spec.hidden))
-    if spec.model == "factor-vae":
+    if spec.model in ("factor-vae", "rtc-discriminator"):
         from refvae.models.factor_vae import FactorVAE
 
+        eta = spec.eta if spec.model == "rtc-discriminator" else 0.0
         model = FactorVAE(encoder, decoder, latent, "bernoulli", gamma=spec.weight, dataset_size=int(dataset_size),
                           estimator=spec.estimator, discriminator_hidden=tuple(spec.discriminator_hidden),
-                          seed=spec.seed)
+                          eta=eta, seed=spec.seed)
     else:
         if spec.model == "vae":
             objective = objectives.get("vae")

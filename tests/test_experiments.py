@@ -121,7 +121,7 @@ def test_claim2_smoke_writes_mig_and_elbo_per_model(out):
 def test_claim3_smoke_writes_tc_of_means_and_samples(out):
     claim3_tc_means_vs_samples.main(["--smoke", "--out", str(out)])
     payload = _written(out, claim3_tc_means_vs_samples.NAME)
-    assert set(payload["table"]) == {"beta-tcvae", "factor-vae", "rtc"}
+    assert set(payload["table"]) == {"beta-tcvae", "factor-vae", "rtc", "rtc-discriminator"}
     for run in payload["runs"]:
         assert run["tc_mean"] >= 0.0 and run["tc_sample_gaussian"] >= 0.0 and math.isfinite(run["tc_sample"])
         # adding the posterior noise diag E[σ²] to Cov(μ) can only lower the Gaussian TC
