@@ -76,7 +76,7 @@ def figure(table, runs, path, subtitle):
             mean = np.array([r[key].get("mean", np.nan) for r in rows])
             low = np.array([r[key].get("min", np.nan) for r in rows])
             high = np.array([r[key].get("max", np.nan) for r in rows])
-            label = LABELS[model] if key != "tc_sample" else f"{LABELS[model].split(' (')[0]}: exact mixture"
+            label = LABELS[model] if key != "tc_sample" else f"{LABELS[model]}: exact mixture"
             ax.plot(betas, mean, style, color=colours[model], label=label)
             ax.fill_between(betas, low, high, color=colours[model], alpha=0.15)
     axes[1].legend(fontsize=7)
