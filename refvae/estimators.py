@@ -233,12 +233,14 @@ def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, ch
     batch_size = static_b if static_b is not None else tf.shape(probe)[1]
     chunk = _chunk_size(z.shape[0], static_b, num_units, chunk_size)
 
-    def rows(z_rows, row_ids):
-        log_w = log_importance_weights(batch_size, dataset_size, method, rows=row_ids, dtype=probe.dtype)
+    def weights(row_ids):
+        return log_importance_weights(batch_size, dataset_size, method, rows=row_ids, dtype=probe.dtype)
+
+    def reduce_rows(z_rows, log_w):
         return _reduce(posterior.log_prob(z_rows[:, None, :]), log_w, groups)
 
     if z.shape[0] is not None and chunk >= z.shape[0]:
-        return tuple(rows(z, tf.range(z.shape[0])))
+        return tuple(reduce_rows(z, weights(tf.range(z.shape[0]))))
 
     num_samples = tf.shape(z)[0]
     num_chunks = (num_samples + chunk - 1) // chunk
@@ -249,24 +251,22 @@ def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, ch
     if groups is not None:
         spec.append(tf.TensorSpec([chunk, len(groups)], probe.dtype))
 
+    # Under a gradient tape, recompute each chunk in the backward pass instead of keeping it:
+    # the posterior's tensors become explicit inputs so that their gradients flow.
     flat = flatten_distribution(posterior)
     if flat is None:
-        def one_chunk(args):
-            index, z_rows = args
-            return rows(z_rows, index * chunk + tf.range(chunk))
+        reduce_chunk, parts = reduce_rows, []
     else:
         tensors, rebuild = flat
-        tensors = [tf.convert_to_tensor(t) for t in tensors]
+        parts = [tf.convert_to_tensor(t) for t in tensors]
 
         @tf.recompute_grad
-        def reduce_rows(z_rows, log_w, *parts):
+        def reduce_chunk(z_rows, log_w, *parts):
             return tuple(_reduce(rebuild(parts).log_prob(z_rows[:, None, :]), log_w, groups))
 
-        def one_chunk(args):
-            index, z_rows = args
-            row_ids = index * chunk + tf.range(chunk)
-            log_w = log_importance_weights(batch_size, dataset_size, method, rows=row_ids, dtype=probe.dtype)
-            return list(reduce_rows(z_rows, log_w, *tensors))
+    def one_chunk(args):
+        index, z_rows = args
+        return list(reduce_chunk(z_rows, weights(index * chunk + tf.range(chunk)), *parts))
 
     # one chunk at a time: map_fn's default runs 10 in flight, 10x the memory
     stacked = tf.map_fn(one_chunk, (tf.range(num_chunks), z_chunks), fn_output_signature=spec,
