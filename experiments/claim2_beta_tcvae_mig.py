@@ -126,9 +126,7 @@ def main(argv=None):
     from refvae import data
 
     watch = common.Stopwatch()
-    sizes = dict(common.DSPRITES_SIZES[args.mode])
-    if args.steps:
-        sizes["steps"] = args.steps
+    sizes = common.dsprites_sizes(args)
     dataset = data.dsprites()
     betas = BETAS[args.mode]
     result = common.header("2", args, PAPER, {"betas": betas, **sizes, "data": "procedural dSprites (refvae.data)",

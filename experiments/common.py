@@ -338,6 +338,14 @@ class RunSpec:
                 f"-h{hidden}-z{self.latent_dim}-lr{self.learning_rate:g}-{self.estimator}")
 
 
+def dsprites_sizes(args):
+    """``DSPRITES_SIZES[args.mode]`` with ``--steps`` applied (a copy)."""
+    sizes = dict(DSPRITES_SIZES[args.mode])
+    if getattr(args, "steps", None):
+        sizes["steps"] = args.steps
+    return sizes
+
+
 def run_spec(mode, model, weight, seed, **overrides):
     sizes = DSPRITES_SIZES[mode]
     fields = {f.name for f in dataclasses.fields(RunSpec)}
@@ -434,13 +442,6 @@ def posterior_of_factors(model, dataset, factors, batch_size=512):
     return np.concatenate(locs), np.concatenate(scales)
 
 
-def subgrid_factors(factor_sizes, steps):
-    """Every ``steps[k]``-th value of factor k, as a row-major grid (``refvae.metrics.subgrid_factors``)."""
-    from refvae import metrics
-
-    return metrics.subgrid_factors(factor_sizes, steps)
-
-
 def elbo_terms(model, observations, seed=0, batch_size=256):
     """Mean ELBO, reconstruction log p(x|z) and KL (nats per image) of ``observations``.
 
@@ -487,7 +488,7 @@ def score_dsprites(model, dataset, mode, seed=0, what=("elbo", "mig", "mig_sampl
         out["mig"] = result["mig"]
         out["mig_per_factor"] = result["per_factor"]
     if "mig_sampled" in what:
-        factors, sub_sizes = subgrid_factors(dataset.factor_sizes, sizes["subgrid"])
+        factors, sub_sizes = metrics.subgrid_factors(dataset.factor_sizes, sizes["subgrid"])
         loc, scale = posterior_of_factors(model, dataset, factors)
         result = metrics.mig_sampled(loc, scale, sub_sizes, num_samples=sizes["mig_samples"],
                                      factors=[1, 2, 3, 4], seed=seed)

@@ -44,6 +44,8 @@ def test_common_parse_args_modes_and_seeds():
         common.parse_args("x", ["--smoke", "--full"])
     assert common.parse_args("x", ["--steps", "4000"], steps_option=True).steps == 4000
     assert common.parse_args("x", [], steps_option=True).steps is None
+    assert common.dsprites_sizes(common.parse_args("x", ["--steps", "4000"], steps_option=True))["steps"] == 4000
+    assert common.dsprites_sizes(common.parse_args("x", [], steps_option=True))["steps"] == 1000
     with pytest.raises(SystemExit):
         common.parse_args("x", ["--steps", "0"], steps_option=True)
 
@@ -53,13 +55,6 @@ def test_common_write_json_is_atomic_and_converts_numpy(tmp_path):
     assert json.loads(path.read_text().replace("NaN", "null")) == {"x": 1.5, "y": [0, 1, 2], "z": None}
     assert not (tmp_path / "a.json.tmp").exists()
     assert common.non_finite({"a": [1.0, {"b": math.inf}]}) == ["a[1].b"]
-
-
-def test_common_subgrid_factors_is_row_major_every_kth_value():
-    factors, sizes = common.subgrid_factors((3, 6, 40), (1, 2, 10))
-    assert sizes == (3, 3, 4)
-    assert factors.shape == (36, 3)
-    assert factors[:5].tolist() == [[0, 0, 0], [0, 0, 10], [0, 0, 20], [0, 0, 30], [0, 2, 0]]
 
 
 def test_common_image_data_options_default_to_digits_and_mnist_when_full(tmp_path):
