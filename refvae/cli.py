@@ -64,6 +64,14 @@ def _add_train_options(parser):
                              "with the TC estimators on the global batch")
 
 
+def _integers(text, option):
+    """``"1,2,3"`` -> (1, 2, 3); ValueError naming ``option`` otherwise."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated integers, got {text!r}") from None
+
+
 def _train_config(args):
     from refvae import train
 
@@ -74,10 +82,7 @@ def _train_config(args):
             values[field] = value
     for key in ("anchors", "hidden"):
         if isinstance(values.get(key), str):
-            try:
-                values[key] = tuple(int(a) for a in values[key].split(","))
-            except ValueError:
-                raise ValueError(f"--{key} must be comma-separated integers, got {values[key]!r}") from None
+            values[key] = _integers(values[key], f"--{key}")
     return train.TrainConfig.from_dict(values).validate()
 
 
@@ -100,12 +105,7 @@ def _evaluate(args):
     from refvae import evaluate
 
     names = evaluate.check_metrics(args.metrics.split(","))
-    subgrid = None
-    if args.subgrid:
-        try:
-            subgrid = tuple(int(step) for step in args.subgrid.split(","))
-        except ValueError:
-            raise ValueError(f"--subgrid must be comma-separated integers, got {args.subgrid!r}") from None
+    subgrid = _integers(args.subgrid, "--subgrid") if args.subgrid else None
     results = evaluate.evaluate(args.run_dir, names, seed=args.seed, num_points=args.num_points,
                                 report=not args.no_report, subgrid=subgrid)
     for name, value in results["summary"].items():

@@ -144,7 +144,6 @@ def evaluate(run_dir, metric_names=DEFAULT_METRICS, seed=0, num_points=10000, re
     config = training.TrainConfig.load(run_dir)
     model = training.load_model(run_dir)
     dataset = training.load_data(config.data)
-    subgrid = check_subgrid(dataset, subgrid)
     results = compute_metrics(model, dataset, metric_names, seed=seed, num_points=num_points, subgrid=subgrid)
     results["summary"] = _headline(results)
     training._write_atomic(run_dir / "metrics.json", json.dumps(results, indent=2) + "\n")
