@@ -188,20 +188,6 @@ def train(model, x_train, x_test, y_test, seed, sizes):
     return history
 
 
-def contingency(clusters, labels):
-    """[10 labels, 10 categories] counts, categories ordered by their Hungarian-matched label."""
-    from refvae import metrics
-
-    mapping, _ = metrics.cluster_assignment(clusters, labels)
-    matched = {label: cluster for cluster, label in mapping.items()}
-    unmatched = [k for k in range(NUM_CLASSES) if k not in mapping]
-    order = [matched.get(label) for label in range(NUM_CLASSES)]
-    order = [k if k is not None else unmatched.pop(0) for k in order]
-    table = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
-    np.add.at(table, (np.asarray(labels), np.asarray(clusters)), 1)
-    return table[:, order], order
-
-
 def figure(result, tables, path):
     plt = common.pyplot()
     runs = result["runs"]
@@ -337,7 +323,7 @@ def main(argv=None):
             test.update(test_terms(model, x_test, seed))
             train_scores, _ = categorical_scores(model, x_train, y_train)
             if seed == args.seeds[0] and lam in (0.0, LAM):
-                tables[lam], _ = contingency(clusters, y_test)
+                tables[lam] = common.matched_contingency(clusters, y_test, NUM_CLASSES)[0].T   # [labels, categories]
             result["runs"].append({"seed": seed, "lam": lam, "initial_weights_abs_sum": checksum,
                                    "train_seconds": train_seconds, "test": test,
                                    "train": {k: train_scores[k] for k in ("accuracy", "categorical_kl",

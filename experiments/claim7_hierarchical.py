@@ -88,21 +88,6 @@ def z1_means(model, x, batch_size=1024):
                            for s in range(0, len(x), batch_size)])
 
 
-def contingency(ids, labels):
-    """[K clusters, 10 labels] counts, rows reordered so that row j is the cluster matched to label j
-    by the Hungarian matching (an empty cluster where label j got none), so the diagonal sums to the
-    correctly labelled count; returns (table, cluster order)."""
-    from refvae import metrics
-
-    table = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
-    np.add.at(table, (ids, labels), 1)
-    mapping, _ = metrics.cluster_assignment(ids, labels)
-    cluster_of = {label: cluster for cluster, label in mapping.items()}
-    spare = iter(c for c in range(NUM_CLASSES) if c not in mapping)      # empty clusters
-    order = [cluster_of[label] if label in cluster_of else next(spare) for label in range(NUM_CLASSES)]
-    return table[order], order
-
-
 def usage(ids):
     counts = np.bincount(ids, minlength=NUM_CLASSES)
     p = counts / counts.sum()
@@ -123,7 +108,7 @@ def run_one(sizes, lam, seed, split, data_entropy, steps):
     bound_batch = min(len(x_train), BOUND_BATCH)
     train_terms = model.layer_bounds(x_train, batch_size=bound_batch, seed=0)
     test_terms = model.layer_bounds(x_test, batch_size=min(len(x_test), BOUND_BATCH), seed=0)
-    table, order = contingency(ids_test, y_test)
+    table, order = common.matched_contingency(ids_test, y_test, NUM_CLASSES)
     result = {
         "lam": float(lam), "seed": seed, "steps": steps,
         "accuracy_test": metrics.unsupervised_accuracy(ids_test, y_test),

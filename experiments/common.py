@@ -237,6 +237,26 @@ def kmeans_accuracy(features, labels, seed, test_features=None, num_clusters=10,
     return metrics.unsupervised_accuracy(ids, labels)
 
 
+def matched_contingency(cluster_ids, labels, num_classes=10):
+    """[clusters, labels] counts with row j the cluster that the Hungarian matching of
+    ``refvae.metrics.cluster_assignment`` gives label j (clusters matched to nothing fill the
+    remaining rows in ascending order), so the diagonal sums to the correctly labelled count.
+
+    Returns:
+        (table [num_classes, num_classes] int64, cluster order).
+    """
+    from refvae import metrics
+
+    cluster_ids, labels = np.asarray(cluster_ids), np.asarray(labels)
+    table = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(table, (cluster_ids, labels), 1)
+    mapping, _ = metrics.cluster_assignment(cluster_ids, labels)
+    cluster_of = {label: cluster for cluster, label in mapping.items()}
+    spare = iter(c for c in range(num_classes) if c not in mapping)
+    order = [cluster_of[label] if label in cluster_of else next(spare) for label in range(num_classes)]
+    return table[order], order
+
+
 # --------------------------------------------------------------------------- figures
 
 

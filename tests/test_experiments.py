@@ -85,6 +85,14 @@ def test_common_kmeans_accuracy_is_one_on_separated_clusters_and_scores_held_out
     assert common.kmeans_accuracy(features, labels, seed=0, test_features=held_out, num_clusters=3) == 1.0
 
 
+def test_common_matched_contingency_puts_the_matched_cluster_of_each_label_on_the_diagonal():
+    # clusters 2, 0 hold labels 0, 1; cluster 1 is empty and fills the remaining row
+    table, order = common.matched_contingency([2, 2, 0, 0, 0], [0, 0, 1, 1, 0], num_classes=3)
+    assert order == [2, 0, 1]
+    assert table.tolist() == [[2, 0, 0], [1, 2, 0], [0, 0, 0]]
+    assert np.trace(table) == 4                       # = unsupervised_accuracy 0.8 of 5 points
+
+
 def test_claim1_smoke_writes_estimates_and_truths(out):
     claim1_estimator_bias.main(["--smoke", "--out", str(out)])
     payload = _written(out, claim1_estimator_bias.NAME)
