@@ -59,6 +59,8 @@ def _add_train_options(parser):
                         help="encoder/decoder (default auto: conv for 64x64 images, an MLP otherwise)")
     parser.add_argument("--hidden", help="comma-separated dense widths, e.g. 1200,1200 for 001's dSprites MLP "
                                          "(default: the architecture's)")
+    parser.add_argument("--filters", help="comma-separated filters of the four stride-2 conv layers "
+                                          "(default 32,32,64,64, disentanglement_lib's encoder)")
     parser.add_argument("--strategy", choices=list(train.STRATEGIES),
                         help="default: one device; mirrored: tf.distribute.MirroredStrategy over the local devices, "
                              "with the TC estimators on the global batch")
@@ -80,7 +82,7 @@ def _train_config(args):
         value = getattr(args, field, None)
         if value is not None:
             values[field] = value
-    for key in ("anchors", "hidden"):
+    for key in ("anchors", "hidden", "filters"):
         if isinstance(values.get(key), str):
             values[key] = _integers(values[key], f"--{key}")
     return train.TrainConfig.from_dict(values).validate()

@@ -74,6 +74,8 @@ class TrainConfig:
             "mlp" (``refvae.models.networks``).
         hidden: dense widths of encoder and decoder (None: the architecture's default);
             001's dSprites MLP is ``architecture="mlp", hidden=(1200, 1200)``.
+        filters: conv filters of the four stride-2 layers (None: (32, 32, 64, 64), the
+            disentanglement_lib encoder); "conv" only.
     """
 
     model: str = "beta-tcvae"
@@ -98,6 +100,7 @@ class TrainConfig:
     strategy: str = "default"
     architecture: str = "auto"
     hidden: tuple = None
+    filters: tuple = None
 
     def validate(self):
         """Raise ValueError naming the first option that makes no sense."""
@@ -131,10 +134,11 @@ class TrainConfig:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"--architecture must be one of {', '.join(ARCHITECTURES)}; got {self.architecture!r}")
         if self.hidden is not None:
-            hidden = tuple(self.hidden) if isinstance(self.hidden, (list, tuple)) else (self.hidden,)
-            if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
-                raise ValueError(f"--hidden must be positive integer widths such as 1200,1200; got {self.hidden!r}")
-            self.hidden = hidden
+            self.hidden = _positive_ints(self.hidden, "--hidden", "widths such as 1200,1200")
+        if self.filters is not None:
+            self.filters = _positive_ints(self.filters, "--filters", "conv filters such as 16,16,32,32")
+            if self.architecture == "mlp":
+                raise ValueError("--filters applies to the conv architecture, not --architecture mlp")
         anchors = tuple(int(a) for a in self.anchors)
         if any(a < 0 or a >= self.latent_dim for a in anchors):
             raise ValueError(f"--anchors must lie in [0, {self.latent_dim}), got {list(anchors)}")
@@ -151,6 +155,7 @@ class TrainConfig:
         config = dataclasses.asdict(self)
         config["anchors"] = list(self.anchors)
         config["hidden"] = None if self.hidden is None else list(self.hidden)
+        config["filters"] = None if self.filters is None else list(self.filters)
         return config
 
     def save(self, run_dir):
@@ -163,7 +168,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config options {unknown}; known: {sorted(names)}")
         values = dict(values)
-        for key in ("anchors", "hidden"):
+        for key in ("anchors", "hidden", "filters"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -183,6 +188,14 @@ class TrainConfig:
         else:
             values = json.loads(path.read_text())
         return cls.from_dict(values)
+
+
+def _positive_ints(value, option, example):
+    """``value`` (an int or a sequence of ints) as a non-empty tuple of positive ints."""
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+        raise ValueError(f"{option} must be positive integer {example}; got {value!r}")
+    return values
 
 
 def _write_atomic(path, text):
@@ -225,7 +238,8 @@ def build_model(config, dataset):
     architecture = config.architecture
     if architecture == "auto":
         architecture = "conv" if shape[:2] == (64, 64) else "mlp"
-    encoder, decoder = models.networks.build(architecture, shape, latent, hidden=config.hidden)
+    options = {} if config.filters is None else {"filters": config.filters}
+    encoder, decoder = models.networks.build(architecture, shape, latent, hidden=config.hidden, **options)
     objective = objectives.get(MODELS[config.model][0], **config.objective_kwargs())
     model = models.VAE(
         encoder, decoder, latent, "bernoulli", objective,
@@ -293,13 +307,16 @@ def _checkpoint(model):
     return tf.train.Checkpoint(model=model, optimizer=model.optimizer, sampling_state=model.seed_generator.state)
 
 
-def train(config, resume=False, progress=True):
+def train(config, resume=False, progress=True, on_checkpoint=None):
     """Train (or resume) the run of ``config``; returns the model.
 
     Args:
         config: a ``TrainConfig`` (validated here, before any work).
         resume: continue from the newest checkpoint in ``config.out``.
         progress: show a Keras progress bar with every term.
+        on_checkpoint: called as ``on_checkpoint(step, model)`` after each checkpoint is
+            written (every ``checkpoint_every`` steps and at the end), e.g. to score the
+            model during training; its time is not part of the training loop's.
 
     Raises:
         ValueError: a bad option, or a run directory that holds a different run.
@@ -367,6 +384,8 @@ def train(config, resume=False, progress=True):
                     tf.summary.scalar(name, value)
         if done % config.checkpoint_every == 0 or done == config.steps:
             manager.save(checkpoint_number=done)
+            if on_checkpoint is not None:
+                on_checkpoint(done, model)
         if bar is not None:
             bar.update(done, values=list(logs.items()))
     writer.flush()

@@ -48,6 +48,31 @@ def test_minibatch_estimator_runs_per_batch():
     assert math.isfinite(mss) and mss != exact  # a minibatch estimate of the same quantity
 
 
+def test_minibatch_terms_of_separated_posteriors_give_index_code_mi_log_n_and_the_mss_batch_bias():
+    # 40 well-separated narrow posteriors: every sample is scored only by its own component.
+    # With the exact mixture, index_code_mi = log N (closed form); MSS1 on batches of B from
+    # a data set of size N sees log q(z) = log q(z|x) - log N too (its own-sample weight is 1/N),
+    # so index_code_mi = log N at every batch size.
+    loc = np.stack([np.arange(40.0) * 10, (np.arange(40.0) * 7) % 40 * 10], axis=1)
+    scale = np.full_like(loc, 0.05)
+    exact = metrics.minibatch_tc_terms(loc, scale, "exact")
+    assert exact["index_code_mi"] == pytest.approx(math.log(40), abs=1e-6)
+    assert exact["num_batches"] == 1 and exact["batch_size"] == 40
+    batch = metrics.minibatch_tc_terms(loc, scale, "mss1", batch_size=8, dataset_size=737_280)
+    assert batch["index_code_mi"] == pytest.approx(math.log(737_280), abs=1e-4)
+    assert batch["num_batches"] == 5
+    # Each marginal log q(z_d) likewise sees only its own component (the columns are distinct
+    # values): TC = log q(z) - sum_d log q(z_d) = -log N + 2 log N = log N, at N = 737,280.
+    assert batch["total_correlation"] == pytest.approx(math.log(737_280), abs=1e-4)
+    assert metrics.tc_of_samples(loc, scale, "mss1", batch_size=8, dataset_size=737_280) == batch["total_correlation"]
+
+
+def test_minibatch_terms_refuse_a_dataset_smaller_than_the_batch():
+    loc = np.zeros((16, 2))
+    with pytest.raises(ValueError, match="dataset_size must be >= 8"):
+        metrics.minibatch_tc_terms(loc, np.ones_like(loc), "mss1", batch_size=8, dataset_size=4)
+
+
 def test_compute_tc_means_vs_samples_over_a_data_set():
     def posterior(observations):
         loc = observations[:, :2] @ np.array([[1.0, 1.0], [0.0, 1.0]])

@@ -29,6 +29,8 @@ def _config(tmp_path, **overrides):
         (dict(anchors=(7,)), "--anchors"),
         (dict(architecture="resnet"), "--architecture"),
         (dict(hidden=(256, 0)), "--hidden"),
+        (dict(filters=(16, -1, 32, 32)), "--filters"),
+        (dict(architecture="mlp", filters=(16, 16, 32, 32)), "--filters applies to the conv"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(tmp_path, overrides, option):
@@ -52,6 +54,26 @@ def test_architecture_and_hidden_widths_reach_the_networks_and_the_saved_config(
     assert train.TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))).hidden == (48, 24)
     auto = train.build_model(_config(tmp_path, data="dsprites", latent_dim=10), train.load_data("dsprites"))
     assert any("conv" in layer.name for layer in auto.encoder.layers)    # auto: 64 x 64 images get the conv net
+
+
+def test_filters_reach_the_conv_networks_and_the_saved_config(tmp_path):
+    from refvae import cli
+
+    args = cli.build_parser().parse_args(["train", "--data", "dsprites", "--filters", "8,8,16,16",
+                                          "--out", str(tmp_path / "run")])
+    config = cli._train_config(args)
+    model = train.build_model(config, train.load_data("dsprites"))
+    assert [layer.filters for layer in model.encoder.layers if hasattr(layer, "filters")] == [8, 8, 16, 16]
+    # the decoder mirrors them and ends in one channel of logits
+    assert [layer.filters for layer in model.decoder.layers if hasattr(layer, "filters")] == [16, 8, 8, 1]
+    assert train.TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))).filters == (8, 8, 16, 16)
+
+
+def test_on_checkpoint_is_called_after_every_checkpoint(tmp_path):
+    calls = []
+    train.train(_config(tmp_path, steps=25), progress=False,
+                on_checkpoint=lambda step, model: calls.append((step, int(model.optimizer.iterations.numpy()))))
+    assert calls == [(10, 10), (20, 20), (25, 25)]
 
 
 def test_batch_larger_than_the_data_is_refused(tmp_path):

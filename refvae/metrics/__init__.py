@@ -37,7 +37,13 @@ from refvae.metrics.mutual_info import (
     dimwise_mutual_information,
 )
 from refvae.metrics.sap import compute_sap, sap, sap_from_scores, sap_score_matrix
-from refvae.metrics.tc import compute_tc_means_vs_samples, tc_means_vs_samples, tc_of_means, tc_of_samples
+from refvae.metrics.tc import (
+    compute_tc_means_vs_samples,
+    minibatch_tc_terms,
+    tc_means_vs_samples,
+    tc_of_means,
+    tc_of_samples,
+)
 
 __all__ = [
     "IMPORTANCE_METHODS",
@@ -66,6 +72,8 @@ __all__ = [
     "mig",
     "mig_from_mutual_info",
     "mig_sampled",
+    "minibatch_tc_terms",
+    "minibatch_tc_terms",
     "subgrid_factors",
     "modularity",
     "modularity_from_mutual_info",

@@ -17,7 +17,7 @@ import numpy as np
 
 from refvae.metrics import utils
 
-__all__ = ["tc_of_means", "tc_of_samples", "tc_means_vs_samples", "compute_tc_means_vs_samples"]
+__all__ = ["tc_of_means", "tc_of_samples", "minibatch_tc_terms", "tc_means_vs_samples", "compute_tc_means_vs_samples"]
 
 
 def tc_of_means(codes):
@@ -42,13 +42,14 @@ def tc_of_means(codes):
     return float(info.gaussian_total_correlation(covariance))
 
 
-def tc_of_samples(loc, scale, method="exact", batch_size=None, seed=0, chunk_size=None):
+def tc_of_samples(loc, scale, method="exact", batch_size=None, seed=0, chunk_size=None, dataset_size=None):
     """TC of codes sampled from Gaussian posteriors, E[log q(z) − Σ_j log q(z_j)] (nats).
 
     One sample z_n ~ N(loc[n], scale[n]²) per data point. With ``batch_size=None`` the
     estimator sees all N points as one batch (``method="exact"``: the mixture over the whole
     data set); with a ``batch_size`` B, the N points are shuffled into batches of B, the
-    estimator runs per batch with dataset_size = N, and the batch values are averaged.
+    estimator runs per batch with ``dataset_size`` (default N), and the batch values are
+    averaged (``minibatch_tc_terms``).
 
     Read the number as the TC of the *finite* mixture q(z) = (1/N) Σ_n N(loc_n, scale_n²),
     not of the smooth aggregate posterior it stands for. When the posteriors are narrow
@@ -64,9 +65,34 @@ def tc_of_samples(loc, scale, method="exact", batch_size=None, seed=0, chunk_siz
         batch_size: None (one batch of N) or B with 2 <= B <= N.
         seed: int seed or ``numpy.random.Generator``.
         chunk_size: samples per chunk inside the estimator.
+        dataset_size: the N the estimator weighs with (default: the number of rows); pass
+            the training set's size to see the estimate a training step sees.
 
     Returns:
         float, nats.
+    """
+    return minibatch_tc_terms(loc, scale, method, batch_size, seed, chunk_size, dataset_size)["total_correlation"]
+
+
+def minibatch_tc_terms(loc, scale, method="mss1", batch_size=None, seed=0, chunk_size=None, dataset_size=None):
+    """Total correlation and index-code MI of sampled codes, as a minibatch estimator sees them.
+
+    The N points are shuffled into batches of B (the last partial batch is dropped); in each
+    batch the estimator ``method`` gives log q(z) and log q(z_j) with ``dataset_size`` as the
+    size of the data set (001 eq 3 and its MSS form, 004 eqs 5–6), and the batch means of
+
+        total_correlation = E[log q(z) − Σ_j log q(z_j)]      (001 eq 2)
+        index_code_mi     = E[log q(z|x) − log q(z)]          (003 eq 4.23)
+
+    are averaged over batches. Evaluated on the same points at the training batch size and
+    at a large one, the two numbers show the estimator's bias at the training batch: a
+    negative TC at B = 64 beside a positive one at B = 4096 means β·TC rewards the bias, and
+    an index_code_mi near log N means each sample is scored almost only by its own posterior.
+
+    Args: as ``tc_of_samples``.
+
+    Returns:
+        dict: "total_correlation", "index_code_mi" (nats), "batch_size", "num_batches".
     """
     import tensorflow as tf
     import tensorflow_probability as tfp
@@ -86,20 +112,27 @@ def tc_of_samples(loc, scale, method="exact", batch_size=None, seed=0, chunk_siz
     batch_size = utils.check_positive_int(batch_size, "batch_size", minimum=2)
     if batch_size > num_points:
         raise ValueError(f"batch_size must be <= N = {num_points}, got {batch_size}")
-    if method == "exact" and batch_size != num_points:
-        raise ValueError("method='exact' needs the whole data set as one batch (batch_size=None)")
+    if dataset_size is None:
+        dataset_size = num_points
+    dataset_size = utils.check_positive_int(dataset_size, "dataset_size", minimum=batch_size)
+    if method == "exact" and batch_size != dataset_size:
+        raise ValueError("method='exact' needs the whole data set as one batch (batch_size=None, dataset_size=None)")
     rng = utils.as_rng(seed, "seed")
     order = rng.permutation(num_points)
     z = loc + scale * rng.standard_normal(loc.shape)
-    values = []
+    tc_values, mi_values = [], []
     for start in range(0, num_points - batch_size + 1, batch_size):
         batch = order[start : start + batch_size]
         posterior = tfp.distributions.Normal(tf.constant(loc[batch]), tf.constant(scale[batch]))
+        z_batch = tf.constant(z[batch])
         log_qz, log_qzd = estimators.aggregate_log_density(
-            tf.constant(z[batch]), posterior, num_points, method, chunk_size=chunk_size
+            z_batch, posterior, dataset_size, method, chunk_size=chunk_size
         )
-        values.append(float(tf.reduce_mean(log_qz - tf.reduce_sum(log_qzd, axis=-1))))
-    return float(np.mean(values))
+        log_qz_x = tf.reduce_sum(posterior.log_prob(z_batch), axis=-1)
+        tc_values.append(float(tf.reduce_mean(log_qz - tf.reduce_sum(log_qzd, axis=-1))))
+        mi_values.append(float(tf.reduce_mean(log_qz_x - log_qz)))
+    return {"total_correlation": float(np.mean(tc_values)), "index_code_mi": float(np.mean(mi_values)),
+            "batch_size": batch_size, "num_batches": len(tc_values)}
 
 
 def tc_means_vs_samples(loc, scale, method="exact", batch_size=None, seed=0):

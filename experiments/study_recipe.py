@@ -1,0 +1,260 @@
+"""A pre-registered study: what makes β-TCVAE disentangle dSprites within minutes on 2 CPU cores.
+
+001 trains for 50 epochs at batch 2048 (about 37 million images); a course session or a
+`make demo` has minutes, i.e. a few hundred thousand images. This study asks which
+settings buy the most MIG per minute of training and whether β-TCVAE then stands above
+β-VAE at the same β, as 001 (Fig 3) reports.
+
+Declared before any run (2026-11-28):
+
+- Seeds: 0, 1, 2, 3, 4. The screen runs seed 0 only; the confirmation runs all five for
+  the two or three best screened settings and for β-VAE at the same settings. Every seed's
+  numbers are reported, none dropped.
+- What is varied (one change at a time from the "base" setting): the estimator (mws,
+  mss1; the constant-dropped mws of disentanglement_lib shifts the TC by the constant
+  (D − 1) log(N·B) and so has the same gradients as mws: not run), batch size (64 … 1024),
+  architecture (conv with 001/disentanglement_lib's filters 32-32-64-64, the same conv net
+  with half the filters 16-16-32-32, MLPs), learning rate, β.
+- What is recorded, at every checkpoint of a run: training seconds (the loop alone, scoring
+  excluded), histogram MIG (disentanglement_lib: mean codes, 10,000 fresh points, 20 bins,
+  metric seed 0) with its per-factor gaps, and on 8,192 fresh points the β-TCVAE terms as a
+  minibatch estimator sees them (``refvae.metrics.minibatch_tc_terms`` with N = 737,280) at
+  the training batch size and at B = 4,096, and the Gaussian-fit TC of the sampled codes
+  (004 eq 9, an independent reference that no minibatch weighting enters); at the end, the sampled MIG (001 eqs 5-6) on
+  the sub-grid 3·6·10·8·8 (shape excluded, as in 001).
+- Every setting has the same budget in images seen (``IMAGES``), so settings with larger
+  batches take fewer steps; wall-clock minutes are measured, not assumed.
+
+Run (resumable: a finished run is read from its JSON; an interrupted one resumes from its
+checkpoint)::
+
+    python -m experiments.study_recipe --phase screen            # seed 0, every setting
+    python -m experiments.study_recipe --phase confirm           # seeds 0-4, CONFIRM settings
+    python -m experiments.study_recipe --phase report            # table, figure, no training
+    python -m experiments.study_recipe --smoke                   # seconds; what the tests run
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+from experiments import common
+
+NAME = "study_recipe"
+SEEDS = (0, 1, 2, 3, 4)
+IMAGES = 245_760   # images per run: 960 steps of 256, about 4 minutes of the base setting
+NUM_CHECKPOINTS = 6
+DATASET_SIZE = 737_280
+LARGE_BATCH = 4096
+PROBE_POINTS = 8192
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One training recipe (the options of ``refvae.train.TrainConfig`` that the study varies)."""
+
+    model: str = "beta-tcvae"
+    beta: float = 6.0
+    batch_size: int = 256
+    estimator: str = "mss1"
+    architecture: str = "conv"
+    filters: tuple = (16, 16, 32, 32)
+    hidden: tuple = None
+    learning_rate: float = 1e-3
+
+    def steps(self, images=IMAGES):
+        return max(1, images // self.batch_size)
+
+    def config(self, seed, out, images=IMAGES):
+        from refvae import train
+
+        steps = self.steps(images)
+        every = max(1, steps // NUM_CHECKPOINTS)
+        return train.TrainConfig(
+            model=self.model, data="dsprites", steps=steps, batch_size=self.batch_size, estimator=self.estimator,
+            seed=seed, out=str(out), learning_rate=self.learning_rate, beta=self.beta,
+            architecture=self.architecture, hidden=self.hidden,
+            filters=self.filters if self.architecture == "conv" else None,
+            checkpoint_every=every, log_every=max(1, min(50, every)),
+        )
+
+
+BASE = Setting()
+# The screen: each setting changes one thing from BASE (β-TCVAE, β = 6, batch 256, MSS1,
+# conv 16-16-32-32, Adam 1e-3).
+SCREEN = {
+    "base": BASE,
+    "batch-64": dataclasses.replace(BASE, batch_size=64),
+    "batch-1024": dataclasses.replace(BASE, batch_size=1024),
+    "mws": dataclasses.replace(BASE, estimator="mws"),
+    "conv-32-32-64-64": dataclasses.replace(BASE, filters=(32, 32, 64, 64)),
+    "mlp-512-512": dataclasses.replace(BASE, architecture="mlp", filters=None, hidden=(512, 512)),
+    "mlp-1200-1200": dataclasses.replace(BASE, architecture="mlp", filters=None, hidden=(1200, 1200)),
+    "lr-3e-3": dataclasses.replace(BASE, learning_rate=3e-3),
+    "beta-10": dataclasses.replace(BASE, beta=10.0),
+    "beta-vae": dataclasses.replace(BASE, model="beta-vae"),
+}
+# Filled in after the screen (the two or three best β-TCVAE settings); β-VAE is run at
+# each with the same β.
+CONFIRM = ()
+
+
+def key(name, seed):
+    return f"{name}-s{seed}"
+
+
+def probe(model, dataset, setting, seed=0):
+    """The numbers recorded at a checkpoint (see the module docstring)."""
+    from refvae import info, metrics
+
+    rng = np.random.default_rng(seed)
+    factors = dataset.sample_factors(10_000, rng)
+    loc, _ = common.posterior_of_factors(model, dataset, factors)
+    result = metrics.mig(loc, factors)
+    out = {"mig": result["mig"], "mig_per_factor": result["per_factor"]}
+    factors = dataset.sample_factors(PROBE_POINTS, rng)
+    loc, scale = common.posterior_of_factors(model, dataset, factors)
+    for label, batch in (("batch", setting.batch_size), ("large", LARGE_BATCH)):
+        terms = metrics.minibatch_tc_terms(loc, scale, "mss1", batch_size=batch, seed=seed, dataset_size=DATASET_SIZE)
+        out[f"tc_{label}"] = terms["total_correlation"]
+        out[f"index_code_mi_{label}"] = terms["index_code_mi"]
+    # An independent reference: the Gaussian fit of the sampled codes, Cov(z) = Cov(μ) + diag E[σ²]
+    # (004 eq 9), which no minibatch weighting enters.
+    covariance = np.cov(loc, rowvar=False) + np.diag(np.mean(scale**2, axis=0))
+    out["tc_gaussian"] = float(info.gaussian_total_correlation(covariance))
+    out["active_dims"] = int(np.sum(loc.var(axis=0) > 0.01))
+    return out
+
+
+def run(name, setting, seed, runs_dir, results_dir, images=IMAGES, log=print):
+    """Train one (setting, seed), probing at every checkpoint; cached in ``results_dir``."""
+    from refvae import data, metrics, train
+
+    path = pathlib.Path(results_dir) / f"{key(name, seed)}.json"
+    if path.exists():
+        return common.read_json(path)
+    out = pathlib.Path(runs_dir) / key(name, seed)
+    probes_path = out / "probes.json"
+    probes = common.read_json(probes_path) if probes_path.exists() else []
+    config = setting.config(seed, out, images)
+    dataset = data.dsprites()
+    clock = {"last": time.perf_counter(), "train_seconds": probes[-1]["train_seconds"] if probes else 0.0}
+
+    def on_checkpoint(step, model):
+        clock["train_seconds"] += time.perf_counter() - clock["last"]
+        record = {"step": step, "images": step * setting.batch_size, "train_seconds": clock["train_seconds"],
+                  **probe(model, dataset, setting)}
+        probes[:] = [p for p in probes if p["step"] < step] + [record]
+        common.write_json(probes_path, probes)
+        log(f"  {key(name, seed)} step {step}: {record['train_seconds'] / 60:.1f} min, MIG {record['mig']:.3f}, "
+            f"TC batch {record['tc_batch']:.2f} / large {record['tc_large']:.2f} nats", flush=True)
+        clock["last"] = time.perf_counter()
+
+    resume = (out / "config.json").exists()
+    model = train.train(config, resume=resume, progress=False, on_checkpoint=on_checkpoint)
+    factors, sub_sizes = metrics.subgrid_factors(dataset.factor_sizes, (1, 1, 4, 4, 4))
+    loc, scale = common.posterior_of_factors(model, dataset, factors)
+    sampled = metrics.mig_sampled(loc, scale, sub_sizes, num_samples=2000, factors=[1, 2, 3, 4], seed=0)
+    history = train.read_history(out)
+    result = {"name": name, "seed": seed, "setting": dataclasses.asdict(setting), "steps": config.steps,
+              "images": config.steps * setting.batch_size, "probes": probes,
+              "mig": probes[-1]["mig"], "mig_per_factor": probes[-1]["mig_per_factor"],
+              "mig_sampled": sampled["mig"], "mig_sampled_per_factor": sampled["per_factor"],
+              "train_seconds": probes[-1]["train_seconds"],
+              "history": {k: v.tolist() for k, v in history.items()},
+              "environment": common.environment()}
+    common.write_json(path, result)
+    return result
+
+
+def aggregate(results):
+    """{setting name: summary of the final MIGs, TCs and minutes over the seeds run}."""
+    table = {}
+    for name in dict.fromkeys(r["name"] for r in results):
+        chosen = [r for r in results if r["name"] == name]
+        table[name] = {
+            "setting": chosen[0]["setting"],
+            "seeds": [r["seed"] for r in chosen],
+            "mig": common.summary([r["mig"] for r in chosen]),
+            "mig_per_seed": [round(r["mig"], 4) for r in chosen],
+            "mig_sampled": common.summary([r["mig_sampled"] for r in chosen]),
+            "minutes": common.summary([r["train_seconds"] / 60 for r in chosen]),
+            "tc_batch": common.summary([r["probes"][-1]["tc_batch"] for r in chosen]),
+            "tc_large": common.summary([r["probes"][-1]["tc_large"] for r in chosen]),
+            "tc_gaussian": common.summary([r["probes"][-1]["tc_gaussian"] for r in chosen]),
+            "index_code_mi_batch": common.summary([r["probes"][-1]["index_code_mi_batch"] for r in chosen]),
+            "mig_per_factor": np.mean([r["mig_per_factor"] for r in chosen], axis=0).round(3).tolist(),
+        }
+    return table
+
+
+def figure(results, path):
+    """MIG against training minutes, one line per (setting, seed)."""
+    plt = common.pyplot()
+    names = list(dict.fromkeys(r["name"] for r in results))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    colours = plt.get_cmap("tab10")
+    for index, name in enumerate(names):
+        for r in (r for r in results if r["name"] == name):
+            minutes = [p["train_seconds"] / 60 for p in r["probes"]]
+            label = name if r["seed"] == min(x["seed"] for x in results if x["name"] == name) else None
+            axes[0].plot(minutes, [p["mig"] for p in r["probes"]], "-o", ms=3, color=colours(index % 10), label=label)
+            axes[1].plot(minutes, [p["tc_batch"] for p in r["probes"]], "-", color=colours(index % 10), label=label)
+            axes[1].plot(minutes, [p["tc_large"] for p in r["probes"]], ":", color=colours(index % 10))
+    axes[0].set(xlabel="training time (minutes, 2 CPU cores)", ylabel="histogram MIG (10,000 points)",
+                title="MIG against wall-clock minutes")
+    axes[1].axhline(0, color="grey", lw=0.5)
+    axes[1].set(xlabel="training time (minutes, 2 CPU cores)", ylabel="TC estimate (nats)",
+                title=f"MSS1 TC at the training batch (solid) and at B = {LARGE_BATCH} (dotted)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return common.save_figure(fig, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", choices=("screen", "confirm", "report"), default="screen")
+    parser.add_argument("--settings", help="comma-separated subset of the phase's settings")
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 for the screen, 0-4 to confirm")
+    parser.add_argument("--smoke", action="store_true", help="two tiny runs (seconds), for the tests")
+    parser.add_argument("--out", default=str(common.RESULTS_DIR / NAME), help="results directory")
+    parser.add_argument("--runs", default="runs/study", help="run directories (checkpoints; not committed)")
+    args = parser.parse_args(argv)
+    out = pathlib.Path(args.out)
+    if args.smoke:
+        global NUM_CHECKPOINTS, PROBE_POINTS, LARGE_BATCH
+        NUM_CHECKPOINTS, PROBE_POINTS, LARGE_BATCH = 2, 256, 128
+        phase = {"smoke": dataclasses.replace(BASE, batch_size=16, filters=(4, 4, 8, 8))}
+        seeds, images = (0,), 64
+    else:
+        phase = SCREEN if args.phase != "confirm" else {name: SCREEN[name] for name in CONFIRM}
+        seeds = tuple(args.seeds or ((0,) if args.phase == "screen" else SEEDS))
+        images = IMAGES
+    if args.settings:
+        unknown = sorted(set(args.settings.split(",")) - set(phase))
+        if unknown:
+            parser.error(f"--settings: unknown {unknown}; known: {sorted(phase)}")
+        phase = {name: phase[name] for name in args.settings.split(",")}
+    if args.phase != "report" or args.smoke:
+        for seed in seeds:
+            for name, setting in phase.items():
+                print(f"== {name} seed {seed}: {setting}", flush=True)
+                run(name, setting, seed, args.runs, out / "runs", images=images)
+    results = [common.read_json(p) for p in sorted((out / "runs").glob("*.json"))]
+    summary = {"declared_seeds": list(SEEDS), "images_per_run": images, "settings": aggregate(results)}
+    common.write_json(out / "summary.json", summary)
+    figure(results, out / "mig_over_minutes.png")
+    for name, row in summary["settings"].items():
+        print(f"{name:18s} seeds {row['seeds']}: MIG {row['mig']['mean']:.3f} {row['mig_per_seed']} "
+              f"sampled {row['mig_sampled']['mean']:.3f} | {row['minutes']['mean']:.1f} min | "
+              f"TC batch {row['tc_batch']['mean']:.2f} large {row['tc_large']['mean']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
