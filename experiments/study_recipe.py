@@ -48,10 +48,14 @@ from experiments import common
 NAME = "study_recipe"
 SEEDS = (0, 1, 2, 3, 4)
 IMAGES = 245_760   # images per run: 960 steps of 256, about 4 minutes of the base setting
-NUM_CHECKPOINTS = 6
 DATASET_SIZE = 737_280
-LARGE_BATCH = 4096
-PROBE_POINTS = 8192
+# How much is trained and scored: the study's sizes, and the smoke test's.
+SIZES = {
+    "study": dict(images=IMAGES, checkpoints=6, mig_points=10_000, probe_points=8192, large_batch=4096,
+                  subgrid=(1, 1, 4, 4, 4), mig_samples=2000),
+    "smoke": dict(images=64, checkpoints=2, mig_points=500, probe_points=256, large_batch=128,
+                  subgrid=(1, 3, 10, 8, 8), mig_samples=200),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,11 +74,11 @@ class Setting:
     def steps(self, images=IMAGES):
         return max(1, images // self.batch_size)
 
-    def config(self, seed, out, images=IMAGES):
+    def config(self, seed, out, images=IMAGES, checkpoints=6):
         from refvae import train
 
         steps = self.steps(images)
-        every = max(1, steps // NUM_CHECKPOINTS)
+        every = max(1, steps // checkpoints)
         return train.TrainConfig(
             model=self.model, data="dsprites", steps=steps, batch_size=self.batch_size, estimator=self.estimator,
             seed=seed, out=str(out), learning_rate=self.learning_rate, beta=self.beta,
@@ -108,18 +112,18 @@ def key(name, seed):
     return f"{name}-s{seed}"
 
 
-def probe(model, dataset, setting, seed=0):
+def probe(model, dataset, setting, sizes, seed=0):
     """The numbers recorded at a checkpoint (see the module docstring)."""
     from refvae import info, metrics
 
     rng = np.random.default_rng(seed)
-    factors = dataset.sample_factors(10_000, rng)
+    factors = dataset.sample_factors(sizes["mig_points"], rng)
     loc, _ = common.posterior_of_factors(model, dataset, factors)
     result = metrics.mig(loc, factors)
     out = {"mig": result["mig"], "mig_per_factor": result["per_factor"]}
-    factors = dataset.sample_factors(PROBE_POINTS, rng)
+    factors = dataset.sample_factors(sizes["probe_points"], rng)
     loc, scale = common.posterior_of_factors(model, dataset, factors)
-    for label, batch in (("batch", setting.batch_size), ("large", LARGE_BATCH)):
+    for label, batch in (("batch", setting.batch_size), ("large", sizes["large_batch"])):
         terms = metrics.minibatch_tc_terms(loc, scale, "mss1", batch_size=batch, seed=seed, dataset_size=DATASET_SIZE)
         out[f"tc_{label}"] = terms["total_correlation"]
         out[f"index_code_mi_{label}"] = terms["index_code_mi"]
@@ -131,7 +135,7 @@ def probe(model, dataset, setting, seed=0):
     return out
 
 
-def run(name, setting, seed, runs_dir, results_dir, images=IMAGES, log=print):
+def run(name, setting, seed, runs_dir, results_dir, sizes=SIZES["study"], log=print):
     """Train one (setting, seed), probing at every checkpoint; cached in ``results_dir``."""
     from refvae import data, metrics, train
 
@@ -141,14 +145,14 @@ def run(name, setting, seed, runs_dir, results_dir, images=IMAGES, log=print):
     out = pathlib.Path(runs_dir) / key(name, seed)
     probes_path = out / "probes.json"
     probes = common.read_json(probes_path) if probes_path.exists() else []
-    config = setting.config(seed, out, images)
+    config = setting.config(seed, out, sizes["images"], sizes["checkpoints"])
     dataset = data.dsprites()
     clock = {"last": time.perf_counter(), "train_seconds": probes[-1]["train_seconds"] if probes else 0.0}
 
     def on_checkpoint(step, model):
         clock["train_seconds"] += time.perf_counter() - clock["last"]
         record = {"step": step, "images": step * setting.batch_size, "train_seconds": clock["train_seconds"],
-                  **probe(model, dataset, setting)}
+                  **probe(model, dataset, setting, sizes)}
         probes[:] = [p for p in probes if p["step"] < step] + [record]
         common.write_json(probes_path, probes)
         log(f"  {key(name, seed)} step {step}: {record['train_seconds'] / 60:.1f} min, MIG {record['mig']:.3f}, "
@@ -157,9 +161,10 @@ def run(name, setting, seed, runs_dir, results_dir, images=IMAGES, log=print):
 
     resume = (out / "config.json").exists()
     model = train.train(config, resume=resume, progress=False, on_checkpoint=on_checkpoint)
-    factors, sub_sizes = metrics.subgrid_factors(dataset.factor_sizes, (1, 1, 4, 4, 4))
+    factors, sub_sizes = metrics.subgrid_factors(dataset.factor_sizes, sizes["subgrid"])
     loc, scale = common.posterior_of_factors(model, dataset, factors)
-    sampled = metrics.mig_sampled(loc, scale, sub_sizes, num_samples=2000, factors=[1, 2, 3, 4], seed=0)
+    sampled = metrics.mig_sampled(loc, scale, sub_sizes, num_samples=sizes["mig_samples"], factors=[1, 2, 3, 4],
+                                  seed=0)
     history = train.read_history(out)
     result = {"name": name, "seed": seed, "setting": dataclasses.asdict(setting), "steps": config.steps,
               "images": config.steps * setting.batch_size, "probes": probes,
@@ -172,8 +177,41 @@ def run(name, setting, seed, runs_dir, results_dir, images=IMAGES, log=print):
     return result
 
 
-def aggregate(results):
-    """{setting name: summary of the final MIGs, TCs and minutes over the seeds run}."""
+def step_seconds(setting, steps=20, seed=0):
+    """Seconds per training step of ``setting`` on this machine (median of ``steps`` timed steps
+    after 3 warm-up steps; batches rendered outside the timing)."""
+    import tensorflow as tf
+
+    from refvae import data, train
+
+    dataset = data.dsprites()
+    config = setting.config(seed, "unused")
+    model = train.build_model(config, dataset)
+    step = tf.function(model.train_step)
+    batches = [train.batch_at(dataset, config, t) for t in range(steps + 3)]
+    times = []
+    for t, batch in enumerate(batches):
+        start = time.perf_counter()
+        float(step(batch)["loss"])
+        if t >= 3:
+            times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def minutes(result, timing):
+    """Training minutes of each probe of a run: its steps at the quiet step rate of ``timing``
+    when measured, else the wall-clock seconds the run recorded."""
+    rate = timing.get(result["name"])
+    if rate is None:
+        return [p["train_seconds"] / 60 for p in result["probes"]]
+    return [p["step"] * rate / 60 for p in result["probes"]]
+
+
+def aggregate(results, timing=None):
+    """{setting name: summary of the final MIGs, TCs and minutes over the seeds run}; "minutes"
+    is the wall-clock the runs recorded (machine shared or not), "quiet_minutes" their steps at
+    the quiet step time of ``timing`` when it was measured."""
+    timing = timing or {}
     table = {}
     for name in dict.fromkeys(r["name"] for r in results):
         chosen = [r for r in results if r["name"] == name]
@@ -184,6 +222,8 @@ def aggregate(results):
             "mig_per_seed": [round(r["mig"], 4) for r in chosen],
             "mig_sampled": common.summary([r["mig_sampled"] for r in chosen]),
             "minutes": common.summary([r["train_seconds"] / 60 for r in chosen]),
+            "quiet_minutes": (common.summary([r["steps"] * timing[name] / 60 for r in chosen])
+                              if name in timing else {"n": 0}),
             "tc_batch": common.summary([r["probes"][-1]["tc_batch"] for r in chosen]),
             "tc_large": common.summary([r["probes"][-1]["tc_large"] for r in chosen]),
             "tc_gaussian": common.summary([r["probes"][-1]["tc_gaussian"] for r in chosen]),
@@ -193,24 +233,26 @@ def aggregate(results):
     return table
 
 
-def figure(results, path):
+def figure(results, path, timing=None):
     """MIG against training minutes, one line per (setting, seed)."""
+    timing = timing or {}
     plt = common.pyplot()
     names = list(dict.fromkeys(r["name"] for r in results))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     colours = plt.get_cmap("tab10")
     for index, name in enumerate(names):
         for r in (r for r in results if r["name"] == name):
-            minutes = [p["train_seconds"] / 60 for p in r["probes"]]
+            x = minutes(r, timing)
             label = name if r["seed"] == min(x["seed"] for x in results if x["name"] == name) else None
-            axes[0].plot(minutes, [p["mig"] for p in r["probes"]], "-o", ms=3, color=colours(index % 10), label=label)
-            axes[1].plot(minutes, [p["tc_batch"] for p in r["probes"]], "-", color=colours(index % 10), label=label)
-            axes[1].plot(minutes, [p["tc_large"] for p in r["probes"]], ":", color=colours(index % 10))
-    axes[0].set(xlabel="training time (minutes, 2 CPU cores)", ylabel="histogram MIG (10,000 points)",
+            axes[0].plot(x, [p["mig"] for p in r["probes"]], "-o", ms=3, color=colours(index % 10), label=label)
+            axes[1].plot(x, [p["tc_batch"] for p in r["probes"]], "-", color=colours(index % 10), label=label)
+            axes[1].plot(x, [p["tc_large"] for p in r["probes"]], ":", color=colours(index % 10))
+    unit = "minutes at the measured quiet step time, 2 CPU cores" if timing else "wall-clock minutes, 2 CPU cores"
+    axes[0].set(xlabel=f"training time ({unit})", ylabel="histogram MIG (10,000 points)",
                 title="MIG against wall-clock minutes")
     axes[1].axhline(0, color="grey", lw=0.5)
-    axes[1].set(xlabel="training time (minutes, 2 CPU cores)", ylabel="TC estimate (nats)",
-                title=f"MSS1 TC at the training batch (solid) and at B = {LARGE_BATCH} (dotted)")
+    axes[1].set(xlabel=f"training time ({unit})", ylabel="TC estimate (nats)",
+                title="MSS1 TC at the training batch (solid) and at a large batch (dotted)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return common.save_figure(fig, path)
@@ -218,7 +260,8 @@ def figure(results, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", choices=("screen", "confirm", "report"), default="screen")
+    parser.add_argument("--phase", choices=("screen", "confirm", "time", "report"), default="screen",
+                        help="time: measure each setting's seconds per step (run it on a quiet machine)")
     parser.add_argument("--settings", help="comma-separated subset of the phase's settings")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 for the screen, 0-4 to confirm")
     parser.add_argument("--smoke", action="store_true", help="two tiny runs (seconds), for the tests")
@@ -227,28 +270,34 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     if args.smoke:
-        global NUM_CHECKPOINTS, PROBE_POINTS, LARGE_BATCH
-        NUM_CHECKPOINTS, PROBE_POINTS, LARGE_BATCH = 2, 256, 128
         phase = {"smoke": dataclasses.replace(BASE, batch_size=16, filters=(4, 4, 8, 8))}
-        seeds, images = (0,), 64
+        seeds, sizes = (0,), SIZES["smoke"]
     else:
         phase = SCREEN if args.phase != "confirm" else {name: SCREEN[name] for name in CONFIRM}
         seeds = tuple(args.seeds or ((0,) if args.phase == "screen" else SEEDS))
-        images = IMAGES
+        sizes = SIZES["study"]
     if args.settings:
         unknown = sorted(set(args.settings.split(",")) - set(phase))
         if unknown:
             parser.error(f"--settings: unknown {unknown}; known: {sorted(phase)}")
         phase = {name: phase[name] for name in args.settings.split(",")}
-    if args.phase != "report" or args.smoke:
+    timing_path = out / "step_seconds.json"
+    timing = common.read_json(timing_path) if timing_path.exists() else {}
+    if args.phase == "time":
+        for name, setting in phase.items():
+            timing[name] = step_seconds(setting)
+            print(f"{name:18s} {timing[name] * 1000:.0f} ms per step", flush=True)
+        common.write_json(timing_path, timing)
+    elif args.phase != "report" or args.smoke:
         for seed in seeds:
             for name, setting in phase.items():
                 print(f"== {name} seed {seed}: {setting}", flush=True)
-                run(name, setting, seed, args.runs, out / "runs", images=images)
+                run(name, setting, seed, args.runs, out / "runs", sizes=sizes)
     results = [common.read_json(p) for p in sorted((out / "runs").glob("*.json"))]
-    summary = {"declared_seeds": list(SEEDS), "images_per_run": images, "settings": aggregate(results)}
+    summary = {"declared_seeds": list(SEEDS), "sizes": sizes, "settings": aggregate(results, timing),
+               "step_seconds": timing}
     common.write_json(out / "summary.json", summary)
-    figure(results, out / "mig_over_minutes.png")
+    figure(results, out / "mig_over_minutes.png", timing)
     for name, row in summary["settings"].items():
         print(f"{name:18s} seeds {row['seeds']}: MIG {row['mig']['mean']:.3f} {row['mig_per_seed']} "
               f"sampled {row['mig_sampled']['mean']:.3f} | {row['minutes']['mean']:.1f} min | "

@@ -7,6 +7,7 @@ ones that exist.
 import argparse
 import pathlib
 import sys
+import warnings
 
 
 def _info(args):
@@ -35,6 +36,10 @@ def _add_train_options(parser):
 
     defaults = train.TrainConfig()
     parser.add_argument("--config", help="read the options from a config file (JSON or TOML, the keys of config.json); flags given too override it")
+    parser.add_argument("--preset", choices=list(train.PRESETS),
+                        help="start from a named setting (flags and --config override it): recipe (the default: what the "
+                             "recipe study found fastest on CPU), 001 (001's MLP, batch 2048, MWS, 18,000 steps), "
+                             "disentanglement-lib (conv 32-32-64-64, batch 64, Adam 1e-4, 300,000 steps)")
     parser.add_argument("--model", choices=list(train.MODELS), help=f"objective (default {defaults.model})")
     parser.add_argument("--data", choices=list(train.DATASETS), help=f"data set (default {defaults.data}: procedural, offline)")
     parser.add_argument("--steps", type=int, help=f"optimiser steps (default {defaults.steps})")
@@ -77,7 +82,11 @@ def _integers(text, option):
 def _train_config(args):
     from refvae import train
 
-    values = train.TrainConfig.load(args.config).to_dict() if args.config else {}
+    values = dict(train.PRESETS[args.preset]) if getattr(args, "preset", None) else {}
+    if args.config:
+        values.update(train.TrainConfig.read_values(args.config))
+    if getattr(args, "filters", None) and (args.architecture or values.get("architecture")) == "mlp":
+        raise ValueError("--filters applies to the conv architecture, not --architecture mlp")
     for field in train.TrainConfig.__dataclass_fields__:
         value = getattr(args, field, None)
         if value is not None:
@@ -116,23 +125,65 @@ def _evaluate(args):
     return 0
 
 
+DEMO_MODELS = ("beta-tcvae", "beta-vae")
+
+
 def _demo(args):
+    """Train β-TCVAE and β-VAE at the same β for each seed, evaluate both, print what the run shows."""
     from refvae import evaluate, train
 
-    summaries = {}
-    for model in ("beta-tcvae", "beta-vae"):
-        out = f"{args.out}/{model}"
-        config = train.TrainConfig(model=model, data="dsprites", steps=args.steps, batch_size=64, beta=args.beta,
-                                   seed=args.seed, out=out, checkpoint_every=max(1, args.steps // 4),
-                                   log_every=max(1, args.steps // 40))
-        print(f"== training {model} (beta={args.beta}) on procedural dSprites for {args.steps} steps")
-        train.train(config, resume=(pathlib.Path(out) / "config.json").exists())
-        results = evaluate.evaluate(out, ("mig", "mi"), seed=args.seed, num_points=args.num_points)
-        summaries[model] = results["summary"]["mig"]
-        print(f"   report: {out}/report.html")
-    for model, score in summaries.items():
-        print(f"MIG {model}: {score:.3f}")
+    seeds = _integers(args.seeds, "--seeds")
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds must be distinct non-negative integers, got {args.seeds!r}")
+    if args.num_points < 100:
+        raise ValueError(f"--num-points must be at least 100 (points per metric), got {args.num_points}")
+    preset = dict(train.PRESETS[args.preset])
+    steps = args.steps or preset.pop("steps")
+    preset.pop("steps", None)
+    configs = {(seed, model): train.TrainConfig(
+        **preset, model=model, data="dsprites", steps=steps, beta=args.beta, seed=seed,
+        out=f"{args.out}/seed{seed}/{model}", checkpoint_every=max(1, steps // 4), log_every=max(1, steps // 40),
+    ).validate() for seed in seeds for model in DEMO_MODELS}
+    names = train.load_data("dsprites").factor_names
+    scores = {}
+    for (seed, model), config in configs.items():
+        print(f"== seed {seed}: training {model} (beta={args.beta:g}, preset {args.preset}: batch {config.batch_size}, "
+              f"{config.architecture} net, lr {config.learning_rate:g}) on procedural dSprites for {steps} steps",
+              flush=True)
+        _, seconds = train.timed(train.train, config, resume=(pathlib.Path(config.out) / "config.json").exists())
+        results = evaluate.evaluate(config.out, ("mig", "mi"), seed=0, num_points=args.num_points)
+        scores[seed, model] = results["mig"]
+        print(f"   {seconds / 60:.1f} min; MIG {results['mig']['mig']:.3f}; report: {config.out}/report.html", flush=True)
+    print(f"\nHistogram MIG (disentanglement_lib: mean codes, {args.num_points} points, 20 bins), beta = {args.beta:g}:")
+    print("seed  " + "  ".join(f"{model:>10s}" for model in DEMO_MODELS) + "   per-factor gaps of beta-tcvae ("
+          + ", ".join(names) + ")")
+    for seed in seeds:
+        gaps = ", ".join(f"{gap:.2f}" for gap in scores[seed, "beta-tcvae"]["per_factor"])
+        print(f"{seed:4d}  " + "  ".join(f"{scores[seed, m]['mig']:10.3f}" for m in DEMO_MODELS) + f"   ({gaps})")
+    print(demo_conclusion([scores[s, "beta-tcvae"]["mig"] for s in seeds], [scores[s, "beta-vae"]["mig"] for s in seeds]))
     return 0
+
+
+def demo_conclusion(tcvae, betavae, tie=0.02):
+    """The sentence the demo prints, computed from its MIGs (one pair per seed).
+
+    A seed counts for a model when its MIG is above the other's by more than ``tie``; a model
+    is called ahead only when at least two thirds of the seeds count for it.
+    """
+    differences = [a - b for a, b in zip(tcvae, betavae)]
+    n = len(differences)
+    ahead = sum(d > tie for d in differences)
+    behind = sum(d < -tie for d in differences)
+    mean = sum(differences) / n
+    counts = (f"beta-TCVAE's MIG is above beta-VAE's by more than {tie} in {ahead}/{n} seed{'s' if n > 1 else ''}, "
+              f"below in {behind}/{n}, within {tie} in {n - ahead - behind}/{n} (mean difference {mean:+.3f}).")
+    if n == 1:
+        return counts + " One seed does not settle the comparison: --seeds 0,1,2,3,4 runs five."
+    if ahead >= 2 * n / 3:
+        return counts + " In this budget beta-TCVAE's MIG is the higher one."
+    if behind >= 2 * n / 3:
+        return counts + " In this budget beta-VAE's MIG is the higher one."
+    return counts + " In this budget the two are not distinguishable."
 
 
 def build_parser():
@@ -153,7 +204,7 @@ def build_parser():
     train_parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint (--steps may raise the total)")
     train_parser.set_defaults(handler=_train)
 
-    from refvae import evaluate
+    from refvae import evaluate, train
 
     evaluate_parser = subcommands.add_parser(
         "evaluate", help="score a trained run; writes metrics.json and report.html",
@@ -169,14 +220,26 @@ def build_parser():
     evaluate_parser.set_defaults(handler=_evaluate)
 
     demo = subcommands.add_parser(
-        "demo", help="train a beta-TCVAE and a beta-VAE on procedural dSprites, evaluate both, print the two MIGs")
-    demo.add_argument("--steps", type=int, default=1500, help="steps per model (default %(default)s, a few minutes on 2 CPU cores)")
+        "demo", help="train a beta-TCVAE and a beta-VAE on procedural dSprites, evaluate both, print the two MIGs",
+        description="Train beta-TCVAE and beta-VAE at the same beta with the training recipe (or a paper's preset), "
+                    "evaluate both, write a report for each and print the MIGs and what they show.")
+    demo.add_argument("--preset", choices=list(train.PRESETS), default="recipe",
+                      help="training setting (default %(default)s: the recipe study's, minutes on 2 CPU cores)")
+    demo.add_argument("--steps", type=int, help="steps per model (default: the preset's)")
     demo.add_argument("--beta", type=float, default=6.0, help="beta of both models (default %(default)s)")
-    demo.add_argument("--num-points", type=int, default=5000, help="points per metric (default %(default)s)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--out", default="runs/demo", help="where the two runs go (default %(default)s)")
+    demo.add_argument("--num-points", type=int, default=10000, help="points per metric (default %(default)s)")
+    demo.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2,3,4 (default %(default)s)")
+    demo.add_argument("--out", default="runs/demo", help="where the runs go: OUT/seedS/MODEL (default %(default)s)")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """refvae's own warnings as one plain line (no source line); others as Python shows them."""
+    if category.__module__.startswith("refvae"):
+        print(f"refvae: warning: {message}", file=sys.stderr, flush=True)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
 
 
 def _version():
@@ -192,7 +255,9 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.handler(args)
     except (ValueError, FileNotFoundError) as error:
         parser.exit(2, f"refvae {args.command}: error: {error}\n")
 

@@ -99,17 +99,52 @@ def heatmap(matrix, row_labels, col_labels, title="", xlabel="", ylabel="", unit
     return fig
 
 
-def history_plot(history, terms, title="ELBO decomposition over training", ylabel="nats per data point"):
-    """Curves of the named terms against the training step (``history`` from ``read_history``)."""
+# The default panels of ``history_plot``: terms of similar size share an axis, so a TC of a
+# few nats is not flattened against an ELBO of hundreds.
+HISTORY_PANELS = (
+    ("ELBO and reconstruction", ("elbo", "reconstruction")),
+    ("KL and its parts", ("kl", "index_code_mi", "marginal_kl")),
+    ("Total correlation and dimension-wise KL", ("total_correlation", "dimwise_kl")),
+)
+
+
+def history_plot(history, terms=None, title="ELBO decomposition over training", ylabel="nats per data point",
+                 panels=HISTORY_PANELS, references=None):
+    """Curves of the logged terms against the training step, one panel per group of terms.
+
+    Args:
+        history: {column: array} with a "step" column (``refvae.train.read_history``).
+        terms: if given, only these terms are drawn (each stays in its panel; a term of no
+            panel gets a panel of its own).
+        title: the figure's title.
+        ylabel: the unit of every panel.
+        panels: (panel title, term names) pairs; panels with no logged term are left out.
+        references: {term: (value, label)} horizontal reference lines, drawn in the panel
+            of the term, e.g. {"index_code_mi": (math.log(N), "log N")}.
+
+    Returns:
+        A figure with one row of panels.
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for name in terms:
-        if name in history:
+    wanted = [t for t in (terms if terms is not None else history) if t != "step" and t in history]
+    groups = [(name, [t for t in names if t in wanted]) for name, names in panels]
+    placed = {t for _, names in groups for t in names}
+    groups += [(t, [t]) for t in wanted if t not in placed and terms is not None]
+    groups = [(name, names) for name, names in groups if names]
+    if not groups:
+        raise ValueError(f"history has none of the terms to plot; it has {sorted(history)}")
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4), squeeze=False)
+    for ax, (panel, names) in zip(axes[0], groups):
+        for name in names:
             ax.plot(history["step"], history[name], label=name)
-    ax.set_title(title)
-    ax.set_xlabel("training step")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+            if references and name in references:
+                value, label = references[name]
+                ax.axhline(value, color="grey", ls="--", lw=0.8, label=label)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

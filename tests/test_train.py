@@ -30,7 +30,6 @@ def _config(tmp_path, **overrides):
         (dict(architecture="resnet"), "--architecture"),
         (dict(hidden=(256, 0)), "--hidden"),
         (dict(filters=(16, -1, 32, 32)), "--filters"),
-        (dict(architecture="mlp", filters=(16, 16, 32, 32)), "--filters applies to the conv"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(tmp_path, overrides, option):
@@ -124,6 +123,14 @@ def test_cli_train_interrupt_resume_evaluate(tmp_path):
     for figure in ("reconstructions", "traversals", "samples", "mutual_info", "mutual_info_matrix", "history"):
         assert f"report/{figure}.png" in page
         assert (run / "report" / f"{figure}.png").stat().st_size > 1000
+    # The batch TC beside a large batch: the digits training split has N = 1,438 images (80% of
+    # sklearn's 1,797), so the large batch is all 1,438 points as one batch; the training batch 32. MSS1 weighs a sample's own
+    # posterior by 1/N, so log q(z) >= log q(z|x) - log N and I(x; z) <= log N for both.
+    bias = metrics["estimator_bias"]
+    assert (bias["batch_size"], bias["large_batch_size"]) == (32, 1438)
+    assert bias["log_dataset_size"] == pytest.approx(np.log(1438))
+    assert max(bias["index_code_mi_batch"], bias["index_code_mi_large_batch"]) <= np.log(1438) + 1e-6
+    assert "Is the batch TC estimate trustworthy?" in page and f"{bias['tc_batch']:.3f}" in page
 
 
 def test_sampled_mig_on_a_subgrid_equals_mig_sampled_of_the_subgrid_posteriors(tmp_path):
@@ -212,3 +219,46 @@ def test_mss_objective_at_batch_2048_and_64_dims_has_finite_gradients():
     gradients = tape.gradient(loss, [loc, log_scale])
     assert np.isfinite(float(loss))
     assert all(np.all(np.isfinite(g.numpy())) for g in gradients)
+
+
+def _monitor(**overrides):
+    values = dict(dataset_size=737_280, batch_size=64, estimator="mss1", tc_weight=6.0, total_steps=100)
+    values.update(overrides)
+    return train.EstimatorBiasMonitor(**values)
+
+
+def test_bias_monitor_warns_once_when_the_batch_tc_is_mostly_negative():
+    monitor = _monitor()
+    messages = [monitor.update(5 * row, {"total_correlation": -1.0 if row % 5 else 0.5, "index_code_mi": 5.0})
+                for row in range(1, 21)]
+    # rows at steps 5..100; 4 of every 5 negative. The first row that may warn is the 10th
+    # (min_rows) at step 50 (>= 25% of 100 steps); 8 of its 10 rows are negative.
+    assert [i for i, m in enumerate(messages) if m] == [9]
+    assert "negative in 80% of the logged steps" in messages[9]
+    assert "weighted by 6 > 1 the objective rewards the estimator's bias" in messages[9]
+    assert "--batch-size" in messages[9]
+
+
+def test_bias_monitor_warns_when_index_code_mi_sits_at_log_n():
+    monitor = _monitor(tc_weight=0.0, dataset_size=1000)        # log 1000 = 6.91
+    messages = [monitor.update(step, {"total_correlation": 0.3, "index_code_mi": 6.5}) for step in range(10, 101, 10)]
+    assert messages[-1] is not None and messages[:-1] == [None] * 9
+    assert "within 1 nat of log N = 6.91 in 100%" in messages[-1]
+    assert "rewards" not in messages[-1]                        # no TC weight, nothing rewarded
+
+
+def test_bias_monitor_stays_silent_on_a_sound_estimate():
+    monitor = _monitor()
+    assert all(monitor.update(step, {"total_correlation": 0.4, "index_code_mi": 9.0}) is None
+               for step in range(1, 101))
+
+
+def test_traversal_rows_are_labelled_with_the_factor_they_carry():
+    from refvae import evaluate
+
+    names = ("shape", "scale", "pos_x")
+    entropy = np.log([3.0, 6.0, 32.0])
+    # I / H = (0.1, 0.8, 0.05): scale alone; (0.0, 0.3, 0.2): scale and pos_x (0.2 >= 0.5 * 0.3); all < 0.05: inactive
+    assert evaluate.traversal_factor(np.array([0.1, 0.8, 0.05]) * entropy, entropy, names) == "scale"
+    assert evaluate.traversal_factor(np.array([0.0, 0.3, 0.2]) * entropy, entropy, names) == "scale + pos_x"
+    assert evaluate.traversal_factor(np.array([0.01, 0.04, 0.0]) * entropy, entropy, names) == "inactive"

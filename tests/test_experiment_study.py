@@ -1,0 +1,35 @@
+"""The recipe study (experiments/study_recipe.py) in its smoke setting: runs, caches, probes."""
+
+import json
+
+import numpy as np
+
+from experiments import study_recipe
+
+
+def test_smoke_study_probes_every_checkpoint_and_reuses_its_cache(tmp_path):
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["--smoke", "--out", str(out), "--runs", str(runs)]
+    assert study_recipe.main(argv) == 0
+    result = json.loads((out / "runs" / "smoke-s0.json").read_text())
+    # 64 images at batch 16 = 4 steps, a checkpoint every 4 // 2 = 2 steps
+    assert result["steps"] == 4 and [p["step"] for p in result["probes"]] == [2, 4]
+    probe = result["probes"][-1]
+    assert 0.0 <= probe["mig"] <= 1.0 and len(probe["mig_per_factor"]) == 5
+    # MSS1 gives each sample's own posterior the weight 1/N: I(x; z) <= log N at any batch
+    assert max(probe["index_code_mi_batch"], probe["index_code_mi_large"]) <= np.log(737_280) + 1e-6
+    assert probe["tc_gaussian"] >= -1e-9                         # a Gaussian TC is a KL, >= 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["declared_seeds"] == [0, 1, 2, 3, 4]
+    assert summary["settings"]["smoke"]["mig_per_seed"] == [round(result["mig"], 4)]
+    assert (out / "mig_over_minutes.png").stat().st_size > 1000
+    stamp = (out / "runs" / "smoke-s0.json").stat().st_mtime_ns
+    assert study_recipe.main(argv) == 0                          # cached: not trained again
+    assert (out / "runs" / "smoke-s0.json").stat().st_mtime_ns == stamp
+
+
+def test_every_screened_setting_differs_from_the_base_in_one_option():
+    base = study_recipe.BASE.__dict__
+    for name, setting in study_recipe.SCREEN.items():
+        changed = {k for k, v in setting.__dict__.items() if v != base[k]} - {"filters", "hidden"}
+        assert len(changed) <= 1 or changed == {"architecture"}, (name, changed)
