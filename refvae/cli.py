@@ -160,30 +160,9 @@ def _demo(args):
     for seed in seeds:
         gaps = ", ".join(f"{gap:.2f}" for gap in scores[seed, "beta-tcvae"]["per_factor"])
         print(f"{seed:4d}  " + "  ".join(f"{scores[seed, m]['mig']:10.3f}" for m in DEMO_MODELS) + f"   ({gaps})")
-    print(demo_conclusion([scores[s, "beta-tcvae"]["mig"] for s in seeds], [scores[s, "beta-vae"]["mig"] for s in seeds]))
+    print(evaluate.comparison_sentence([scores[s, "beta-tcvae"]["mig"] for s in seeds],
+                                       [scores[s, "beta-vae"]["mig"] for s in seeds]))
     return 0
-
-
-def demo_conclusion(tcvae, betavae, tie=0.02):
-    """The sentence the demo prints, computed from its MIGs (one pair per seed).
-
-    A seed counts for a model when its MIG is above the other's by more than ``tie``; a model
-    is called ahead only when at least two thirds of the seeds count for it.
-    """
-    differences = [a - b for a, b in zip(tcvae, betavae)]
-    n = len(differences)
-    ahead = sum(d > tie for d in differences)
-    behind = sum(d < -tie for d in differences)
-    mean = sum(differences) / n
-    counts = (f"beta-TCVAE's MIG is above beta-VAE's by more than {tie} in {ahead}/{n} seed{'s' if n > 1 else ''}, "
-              f"below in {behind}/{n}, within {tie} in {n - ahead - behind}/{n} (mean difference {mean:+.3f}).")
-    if n == 1:
-        return counts + " One seed does not settle the comparison: --seeds 0,1,2,3,4 runs five."
-    if ahead >= 2 * n / 3:
-        return counts + " In this budget beta-TCVAE's MIG is the higher one."
-    if behind >= 2 * n / 3:
-        return counts + " In this budget beta-VAE's MIG is the higher one."
-    return counts + " In this budget the two are not distinguishable."
 
 
 def build_parser():

@@ -190,6 +190,36 @@ def evaluate(run_dir, metric_names=DEFAULT_METRICS, seed=0, num_points=10000, re
     return results
 
 
+def comparison_sentence(first, second, names=("beta-TCVAE", "beta-VAE"), score="MIG", tie=0.02):
+    """What paired scores (one pair per seed) show, as a sentence computed from them.
+
+    A seed counts for a model when its score is above the other's by more than ``tie``; a
+    model is called ahead only when at least two thirds of the seeds count for it, and one
+    seed is never called a result.
+
+    Example:
+        >>> comparison_sentence([0.31, 0.30, 0.12], [0.20, 0.18, 0.25])[-50:]
+        "In this budget beta-TCVAE's MIG is the higher one."
+    """
+    if len(first) != len(second) or not first:
+        raise ValueError(f"first and second must be non-empty and of one length, got {len(first)} and {len(second)}")
+    differences = [a - b for a, b in zip(first, second)]
+    n = len(differences)
+    ahead = sum(d > tie for d in differences)
+    behind = sum(d < -tie for d in differences)
+    mean = sum(differences) / n
+    a, b = names
+    counts = (f"{a}'s {score} is above {b}'s by more than {tie:g} in {ahead}/{n} seed{'s' if n > 1 else ''}, "
+              f"below in {behind}/{n}, within {tie:g} in {n - ahead - behind}/{n} (mean difference {mean:+.3f}).")
+    if n == 1:
+        return counts + " One seed does not settle the comparison."
+    if ahead >= 2 * n / 3:
+        return counts + f" In this budget {a}'s {score} is the higher one."
+    if behind >= 2 * n / 3:
+        return counts + f" In this budget {b}'s {score} is the higher one."
+    return counts + f" In this budget the two {score}s are not distinguishable."
+
+
 def traversal_factor(mutual_info_row, factor_entropy, factor_names, share=0.5):
     """The factor a latent dimension carries: the name of argmax_k I(z_j; v_k) / H(v_k), with a
     second name when another factor has at least ``share`` of the best normalised MI, and

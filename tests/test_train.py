@@ -262,3 +262,19 @@ def test_traversal_rows_are_labelled_with_the_factor_they_carry():
     assert evaluate.traversal_factor(np.array([0.1, 0.8, 0.05]) * entropy, entropy, names) == "scale"
     assert evaluate.traversal_factor(np.array([0.0, 0.3, 0.2]) * entropy, entropy, names) == "scale + pos_x"
     assert evaluate.traversal_factor(np.array([0.01, 0.04, 0.0]) * entropy, entropy, names) == "inactive"
+
+
+def test_the_printed_comparison_counts_seeds_and_calls_a_winner_only_with_two_thirds():
+    from refvae.evaluate import comparison_sentence
+
+    # differences +0.11, +0.12, -0.13: 2/3 above by more than 0.02 -> beta-TCVAE called ahead
+    two_of_three = comparison_sentence([0.31, 0.30, 0.12], [0.20, 0.18, 0.25])
+    assert "above beta-VAE's by more than 0.02 in 2/3 seeds, below in 1/3" in two_of_three
+    assert "mean difference +0.033" in two_of_three and two_of_three.endswith("beta-TCVAE's MIG is the higher one.")
+    # 5 seeds within the tie: no winner
+    assert comparison_sentence([0.2] * 5, [0.21] * 5).endswith("the two MIGs are not distinguishable.")
+    # 3 of 5 below is less than two thirds: no winner either
+    assert comparison_sentence([0.1, 0.1, 0.1, 0.4, 0.4], [0.2, 0.2, 0.2, 0.2, 0.2]).endswith("not distinguishable.")
+    assert comparison_sentence([0.5], [0.1]).endswith("One seed does not settle the comparison.")
+    with pytest.raises(ValueError, match="one length"):
+        comparison_sentence([0.1, 0.2], [0.1])
