@@ -113,7 +113,7 @@ SCREEN.update({
 })
 # Filled in after the screen (the two or three best β-TCVAE settings); β-VAE is run at
 # each with the same β.
-CONFIRM = ()
+CONFIRM = ("lr-3e-3", "lr-3e-3-beta-vae")
 
 
 def key(name, seed):
@@ -241,6 +241,24 @@ def aggregate(results, timing=None):
     return table
 
 
+def markdown_table(summary):
+    """The study's table for RESULTS.md: one row per setting, every seed's MIG."""
+    lines = ["| setting | model | β | batch | net | lr | estimator | seeds | histogram MIG (mean ± sd) | per seed | "
+             "sampled MIG | minutes (quiet) | TC batch / B=4096 / Gaussian fit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, row in summary["settings"].items():
+        s = row["setting"]
+        widths = s["filters"] if s["architecture"] == "conv" else s["hidden"]
+        quiet = f"{row['quiet_minutes']['mean']:.1f}" if row["quiet_minutes"]["n"] else "–"
+        cells = [name, s["model"], f"{s['beta']:g}", str(s["batch_size"]),
+                 f"{s['architecture']} {'-'.join(map(str, widths))}", f"{s['learning_rate']:g}", s["estimator"],
+                 ",".join(map(str, row["seeds"])), f"{row['mig']['mean']:.3f} ± {row['mig']['std']:.3f}",
+                 ", ".join(f"{m:.3f}" for m in row["mig_per_seed"]), f"{row['mig_sampled']['mean']:.3f}", quiet,
+                 f"{row['tc_batch']['mean']:.2f} / {row['tc_large']['mean']:.2f} / {row['tc_gaussian']['mean']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def figure(results, path, timing=None):
     """MIG against training minutes, one line per (setting, seed)."""
     timing = timing or {}
@@ -306,6 +324,7 @@ def main(argv=None):
                "step_seconds": timing}
     common.write_json(out / "summary.json", summary)
     figure(results, out / "mig_over_minutes.png", timing)
+    print(markdown_table(summary))
     for name, row in summary["settings"].items():
         print(f"{name:18s} seeds {row['seeds']}: MIG {row['mig']['mean']:.3f} {row['mig_per_seed']} "
               f"sampled {row['mig_sampled']['mean']:.3f} | {row['minutes']['mean']:.1f} min | "
