@@ -53,7 +53,7 @@ HYPERPARAMETERS = ("alpha", "beta", "gamma", "eta", "lam", "capacity", "lambda_o
 # the papers' settings, for comparison with their numbers.
 PRESETS = {
     "recipe": dict(batch_size=256, architecture="auto", filters=(16, 16, 32, 32), hidden=None,
-                   learning_rate=3e-3, estimator="mss1", steps=960),
+                   learning_rate=1e-3, estimator="mss1", steps=960),
     # 001 §6: MLP 1200-1200, batch 2048, Adam 1e-3, 50 epochs of dSprites (18,000 steps), MWS (001 eq 5).
     "001": dict(batch_size=2048, architecture="mlp", filters=None, hidden=(1200, 1200), learning_rate=1e-3,
                 estimator="mws", steps=18000),
