@@ -92,15 +92,30 @@ def _train(args):
     from refvae import train
 
     if args.resume:
-        config = train.TrainConfig.load(args.resume)
-        if args.steps is not None:
-            config.steps = args.steps
-        config.out = args.resume
+        config = _resume_config(args)
     else:
         config = _train_config(args)
     train.train(config, resume=bool(args.resume))
     print(f"run written to {config.out}")
     return 0
+
+
+def _resume_config(args):
+    """The saved config of ``--resume RUN_DIR``, with ``--steps`` (the one flag it takes) applied."""
+    from refvae import train
+
+    given = [f"--{field.replace('_', '-')}" for field in ("config", *train.TrainConfig.__dataclass_fields__)
+             if field != "steps" and getattr(args, field, None) is not None]
+    if given:
+        raise ValueError(f"--resume continues RUN_DIR with the options of its config.json; only --steps may be "
+                         f"given with it, not {', '.join(given)}")
+    if not (pathlib.Path(args.resume) / "config.json").is_file():
+        raise ValueError(f"--resume: {args.resume} holds no run (no config.json)")
+    config = train.TrainConfig.load(args.resume)
+    if args.steps is not None:
+        config.steps = args.steps
+    config.out = args.resume
+    return config.validate()
 
 
 def _evaluate(args):
@@ -119,6 +134,7 @@ def _evaluate(args):
 def _demo(args):
     from refvae import evaluate, train
 
+    evaluate.check_num_points(args.num_points)
     summaries = {}
     for model in ("beta-tcvae", "beta-vae"):
         out = f"{args.out}/{model}"
@@ -193,8 +209,19 @@ def main(argv=None):
         return 2
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except _clear_errors() as error:
         parser.exit(2, f"refvae {args.command}: error: {error}\n")
+
+
+def _clear_errors():
+    """The errors whose message says what to fix: printed without a traceback, exit status 2."""
+    from refvae.data import DownloadError
+    from refvae.train import NonFiniteLoss
+
+    # OSError subclasses that name the path they failed on (FileNotFoundError: a missing
+    # file; PermissionError: a file or folder made read-only while the command ran)
+    return (ValueError, TypeError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError,
+            FileExistsError, DownloadError, NonFiniteLoss)
 
 
 if __name__ == "__main__":
