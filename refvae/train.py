@@ -577,6 +577,11 @@ def load_model(run_dir):
     path = pathlib.Path(run_dir) / "model.keras"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: has `refvae train` finished for this run?")
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a Keras model file (not a zip archive: empty, truncated or overwritten); "
+                         f"`refvae train --resume {run_dir}` rewrites it from the newest checkpoint")
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # Keras reports a damaged archive as BadZipFile, "File not found", ValueError, ...
