@@ -197,7 +197,8 @@ class TrainConfig:
             else:
                 values = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError and TOMLDecodeError are ValueErrors
-            raise ValueError(f"config {path} cannot be read as {'TOML' if path.suffix == '.toml' else 'JSON'}: {error}") from None
+            kind = "TOML" if path.suffix == ".toml" else "JSON"
+            raise ValueError(f"config {path} cannot be read as {kind}: {error}") from None
         try:
             return cls.from_dict(values)
         except ValueError as error:
@@ -355,6 +356,8 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
             raise ValueError(f"{run_dir} already holds a run; use --resume to continue it or choose another --out")
     elif resume:
         raise ValueError(f"--resume: {run_dir} holds no run (no config.json)")
+    elif checkpoint_steps(run_dir / "checkpoints"):
+        raise ValueError(f"{run_dir} holds checkpoints but no config.json; choose another --out")
 
     dataset = load_data(config.data)
     if config.batch_size > dataset.num_observations:
@@ -399,7 +402,7 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
                 for name, value in logs.items():
                     tf.summary.scalar(name, value)
         if done % config.checkpoint_every == 0 or done == config.steps:
-            if not saved.exists():  # written with the first checkpoint: a start refused or diverged leaves no run behind
+            if not saved.exists():  # with the first checkpoint: a refused or diverged start leaves no run
                 config.save(run_dir)
             manager.save(checkpoint_number=done)
             if on_checkpoint is not None:
@@ -414,8 +417,8 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
 def check_run_dir(run_dir, resume=False):
     """Refuse a run directory that cannot be created or written, before any work.
 
-    Writability is probed by creating (and removing) a file, which also catches read-only
-    file systems and holds for root, whom permission bits do not stop.
+    Writability is probed by creating an anonymous temporary file: unlike permission bits it
+    also answers for read-only file systems, immutable folders and root.
     """
     option = "--resume" if resume else "--out"
     run_dir = pathlib.Path(run_dir)
@@ -482,7 +485,8 @@ def restore_newest_checkpoint(checkpoint, model, directory, steps):
             if restored != number:
                 raise ValueError(f"it holds step {restored}")
         except Exception as error:  # every way a damaged file fails to read; reported below
-            problems.append((number, f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"))
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            problems.append((number, f"{type(error).__name__}: {first_line}"))
             continue
         if steps < number:
             raise ValueError(f"--steps {steps} is below the run's current step {number}; "

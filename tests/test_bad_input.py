@@ -213,6 +213,8 @@ CLI_CASES = {
                           lambda root, mp, request: (root.joinpath("locked").mkdir(),
                                                      _make_read_only(root / "locked", request))),
     "out-holds-another-run": Case("train --data digits --model vae --out {run}", ("holds a different run",)),
+    "out-holds-checkpoints-without-config": Case("train --data digits --out {run}", ("no config.json",),
+                                                 lambda root, mp, request: (root / "run" / "config.json").unlink()),
     "out-holds-this-run": Case("train --model beta-vae --data digits --batch-size 16 --latent-dim 4 "
                                "--checkpoint-every 2 --log-every 1 --seed 3 --out {run}", ("--resume",)),
     # train: data that cannot be had
@@ -430,6 +432,25 @@ def _nan_z():
     return z
 
 
+def _load_model_with_lambda_layer(workspace):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2.0)])
+    path = workspace / "run" / "model.keras"
+    path.unlink()
+    model.save(path)
+    return train.load_model(workspace / "run")
+
+
+def _load_pickled_dsprites(workspace):
+    from refvae.data import load_dsprites_npz
+
+    path = workspace / "pickled.npz"
+    np.savez(path, imgs=np.zeros((1, 64, 64), np.uint8), latents_values=np.zeros((1, 6)),
+             latents_classes=np.array([[0, 0, 0, 0, 0, {"run": "code"}]], dtype=object))
+    return load_dsprites_npz(path)
+
+
 API_CASES = {
     # (call(workspace), exception, text the message must hold)
     "tc-nan-prior-loc": (lambda ws: _tc(prior_loc=np.nan), ValueError, "prior"),
@@ -462,6 +483,8 @@ API_CASES = {
     "evaluate-num-points-zero": (lambda ws: _evaluate(ws, num_points=0), ValueError, "--num-points"),
     "load-model-random-bytes": (lambda ws: (_random_bytes(ws / "run" / "model.keras"), train.load_model(ws / "run")),
                                 ValueError, "model.keras"),
+    "load-model-with-lambda-layer": (_load_model_with_lambda_layer, ValueError, "model.keras cannot be loaded"),
+    "dsprites-npz-with-pickled-array": (_load_pickled_dsprites, ValueError, "pickled.npz: 'latents_classes'"),
 }
 
 
@@ -481,6 +504,16 @@ def test_the_finite_checks_accept_the_good_inputs_and_keep_the_identity():
         assert terms["kl"] == pytest.approx(
             terms["index_code_mi"] + terms["total_correlation"] + terms["dimwise_kl"], abs=1e-4)
         assert terms["reconstruction"] == pytest.approx(-10.0)
+
+
+def test_two_runs_with_the_same_seed_log_the_same_terms(trained):
+    """Determinism: the 4-step run and the first 4 steps of the 6-step run are two separate
+    runs with seed 3; every logged term agrees."""
+    root, _ = trained
+    short, long = train.read_history(root / "run"), train.read_history(root / "reference")
+    assert set(short) == set(long) and len(short["loss"]) == 4
+    for name in short:
+        np.testing.assert_array_equal(short[name], long[name][:4], err_msg=name)
 
 
 # --- resuming a damaged run ----------------------------------------------------------------

@@ -308,7 +308,10 @@ def _read_header(stream, key, path):
 
 def _read_small(archive, key, path, dtype_kind, columns):
     with _member(archive, key, path) as stream:
-        array = np.load(stream, allow_pickle=False)
+        try:
+            array = np.load(stream, allow_pickle=False)
+        except ValueError as error:  # an object array: reading it would run pickle
+            raise ValueError(f"{path}: '{key}' cannot be read without unpickling it ({error}); refusing") from None
     if array.ndim != 2 or array.shape[1] != columns or array.dtype.kind not in dtype_kind:
         raise ValueError(
             f"{path}: '{key}' should be a [N, {columns}] array of kind {dtype_kind!r}, "
