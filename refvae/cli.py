@@ -101,15 +101,30 @@ def _train(args):
     from refvae import train
 
     if args.resume:
-        config = train.TrainConfig.load(args.resume)
-        if args.steps is not None:
-            config.steps = args.steps
-        config.out = args.resume
+        config = _resume_config(args)
     else:
         config = _train_config(args)
     train.train(config, resume=bool(args.resume))
     print(f"run written to {config.out}")
     return 0
+
+
+def _resume_config(args):
+    """The saved config of ``--resume RUN_DIR``, with ``--steps`` (the one flag it takes) applied."""
+    from refvae import train
+
+    given = [f"--{field.replace('_', '-')}" for field in ("config", *train.TrainConfig.__dataclass_fields__)
+             if field != "steps" and getattr(args, field, None) is not None]
+    if given:
+        raise ValueError(f"--resume continues RUN_DIR with the options of its config.json; only --steps may be "
+                         f"given with it, not {', '.join(given)}")
+    if not (pathlib.Path(args.resume) / "config.json").is_file():
+        raise ValueError(f"--resume: {args.resume} holds no run (no config.json)")
+    config = train.TrainConfig.load(args.resume)
+    if args.steps is not None:
+        config.steps = args.steps
+    config.out = args.resume
+    return config.validate()
 
 
 def _evaluate(args):
@@ -135,8 +150,7 @@ def _demo(args):
     seeds = _integers(args.seeds, "--seeds")
     if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds must be distinct non-negative integers, got {args.seeds!r}")
-    if args.num_points < 100:
-        raise ValueError(f"--num-points must be at least 100 (points per metric), got {args.num_points}")
+    evaluate.check_num_points(args.num_points)
     preset = dict(train.PRESETS[args.preset])
     steps = args.steps or preset.pop("steps")
     preset.pop("steps", None)
@@ -237,8 +251,19 @@ def main(argv=None):
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except _clear_errors() as error:
         parser.exit(2, f"refvae {args.command}: error: {error}\n")
+
+
+def _clear_errors():
+    """The errors whose message says what to fix: printed without a traceback, exit status 2."""
+    from refvae.data import DownloadError
+    from refvae.train import NonFiniteLoss
+
+    # OSError subclasses that name the path they failed on (FileNotFoundError: a missing
+    # file; PermissionError: a file or folder made read-only while the command ran)
+    return (ValueError, TypeError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError,
+            FileExistsError, DownloadError, NonFiniteLoss)
 
 
 if __name__ == "__main__":

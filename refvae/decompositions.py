@@ -32,10 +32,30 @@ def _mean(values):
     return tf.reduce_mean(values)
 
 
-def _log_densities(z, posterior, prior, dataset_size, method, groups=None, chunk_size=None):
-    z = tf.convert_to_tensor(z)
+def _check_finite(tensor, message, check=True):
+    """``tensor``, checked finite: a ValueError when eager, a ``tf.debugging`` assertion
+    (InvalidArgumentError when the graph runs) inside ``tf.function``."""
+    if not check:
+        return tensor
+    if tf.executing_eagerly():
+        if not bool(tf.reduce_all(tf.math.is_finite(tensor))):
+            raise ValueError(message)
+        return tensor
+    return tf.debugging.assert_all_finite(tensor, message)
+
+
+def _real_tensor(value, name):
+    tensor = tf.convert_to_tensor(value)
+    if not tensor.dtype.is_floating:
+        raise TypeError(f"{name} must be a real floating-point tensor, got dtype {tensor.dtype.name}")
+    return tensor
+
+
+def _log_densities(z, posterior, prior, dataset_size, method, groups=None, chunk_size=None, check_finite=True):
+    z = _real_tensor(z, "z")
     if z.shape.rank != 2:
         raise ValueError(f"z must have shape [B, event size], got {z.shape}")
+    z = _check_finite(z, "z holds NaN or infinite values", check_finite)
     log_qz_x_units = posterior.log_prob(z)
     try:
         log_pz_units = prior.log_prob(z)
@@ -51,23 +71,30 @@ def _log_densities(z, posterior, prior, dataset_size, method, groups=None, chunk
         raise ValueError(
             f"prior.log_prob(z) must give per-unit log densities [B, {log_qz_x_units.shape[-1]}], got {log_pz_units.shape}"
         )
+    log_qz_x_units = _check_finite(
+        log_qz_x_units, "posterior log densities log q(z|x) are not finite: NaN or infinite posterior parameters",
+        check_finite)
+    log_pz_units = _check_finite(
+        log_pz_units, "prior log densities log p(z) are not finite: NaN or infinite prior parameters", check_finite)
     aggregate = estimators.aggregate_log_density(
         z, posterior, dataset_size, method, groups=groups, chunk_size=chunk_size
     )
     return log_qz_x_units, log_pz_units, aggregate
 
 
-def _with_reconstruction(terms, log_px_given_z):
+def _with_reconstruction(terms, log_px_given_z, check_finite=True):
     if log_px_given_z is not None:
-        log_px_given_z = tf.convert_to_tensor(log_px_given_z)
+        log_px_given_z = _real_tensor(log_px_given_z, "log_px_given_z")
         if log_px_given_z.shape.rank != 1:
             raise ValueError(f"log_px_given_z must have shape [B], got {log_px_given_z.shape}")
+        log_px_given_z = _check_finite(log_px_given_z, "log_px_given_z holds NaN or infinite values", check_finite)
         terms["reconstruction"] = _mean(log_px_given_z)
         terms["elbo"] = terms["reconstruction"] - terms["kl"]
     return terms
 
 
-def hoffman_johnson(z, posterior, prior, dataset_size, method, *, log_px_given_z=None, chunk_size=None):
+def hoffman_johnson(z, posterior, prior, dataset_size, method, *, log_px_given_z=None, chunk_size=None,
+                    check_finite=True):
     """ELBO surgery (Hoffman & Johnson 2016; 003 eq 4.23): kl = index_code_mi + marginal_kl.
 
     E_x[KL(q(z|x) ‖ p(z))] = I_q(x; z) + KL(q(z) ‖ p(z)) ≥ I_q(x; z).
@@ -79,12 +106,16 @@ def hoffman_johnson(z, posterior, prior, dataset_size, method, *, log_px_given_z
         dataset_size: N.
         method: estimator of log q(z) (``refvae.estimators.KNOWN_METHODS``).
         log_px_given_z: optional [B] log-likelihoods, adds "reconstruction" and "elbo".
+        check_finite: refuse NaN or infinite z, log_px_given_z and posterior or prior log
+            densities (a ValueError when eager; inside ``tf.function`` a ``tf.debugging``
+            assertion that fails when the graph runs). A training step passes False and
+            checks its loss instead, so that a diverging run stops with the terms named.
 
     Returns:
         dict with "index_code_mi", "marginal_kl", "kl" (scalars, nats).
     """
     log_qz_x_units, log_pz_units, (log_qz, _) = _log_densities(
-        z, posterior, prior, dataset_size, method, chunk_size=chunk_size
+        z, posterior, prior, dataset_size, method, chunk_size=chunk_size, check_finite=check_finite
     )
     log_qz_x = tf.reduce_sum(log_qz_x_units, axis=-1)
     log_pz = tf.reduce_sum(log_pz_units, axis=-1)
@@ -93,10 +124,11 @@ def hoffman_johnson(z, posterior, prior, dataset_size, method, *, log_px_given_z
         "marginal_kl": _mean(log_qz - log_pz),
         "kl": _mean(log_qz_x - log_pz),
     }
-    return _with_reconstruction(terms, log_px_given_z)
+    return _with_reconstruction(terms, log_px_given_z, check_finite)
 
 
-def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_z=None, chunk_size=None):
+def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_z=None, chunk_size=None,
+                     check_finite=True):
     """β-TCVAE's decomposition (001 eq 2): kl = index_code_mi + total_correlation + dimwise_kl.
 
         E_p(n)[KL(q(z|n) ‖ p(z))] = KL(q(z,n) ‖ q(z)p(n))          index-code MI
@@ -115,7 +147,7 @@ def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_
         >>> terms["kl"] - (terms["index_code_mi"] + terms["total_correlation"] + terms["dimwise_kl"])  # ≈ 0
     """
     log_qz_x_units, log_pz_units, (log_qz, log_qzd) = _log_densities(
-        z, posterior, prior, dataset_size, method, chunk_size=chunk_size
+        z, posterior, prior, dataset_size, method, chunk_size=chunk_size, check_finite=check_finite
     )
     log_qz_x = tf.reduce_sum(log_qz_x_units, axis=-1)
     log_pz = tf.reduce_sum(log_pz_units, axis=-1)
@@ -128,7 +160,7 @@ def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_
         "kl": _mean(log_qz_x - log_pz),
         "kl_per_dim": tf.reduce_mean(log_qz_x_units - log_pz_units, axis=0),
     }
-    return _with_reconstruction(terms, log_px_given_z)
+    return _with_reconstruction(terms, log_px_given_z, check_finite)
 
 
 def hfvae_decomposition(
@@ -143,6 +175,7 @@ def hfvae_decomposition(
     prior_log_prob=None,
     prior_group_log_prob=None,
     chunk_size=None,
+    check_finite=True,
 ):
     r"""HFVAE's four terms (002 Fig 1) and the two-level split of ④ (002 Fig 3).
 
@@ -179,7 +212,8 @@ def hfvae_decomposition(
     z = tf.convert_to_tensor(z)
     groups = groups or _singletons(posterior, z)
     log_qz_x_units, log_pz_units, aggregate = _log_densities(
-        z, posterior, prior, dataset_size, method, groups=groups, chunk_size=chunk_size
+        z, posterior, prior, dataset_size, method, groups=groups, chunk_size=chunk_size,
+        check_finite=check_finite,
     )
     log_qz, log_qzd, log_qzg = aggregate
     log_qz_x = tf.reduce_sum(log_qz_x_units, axis=-1)
@@ -205,7 +239,7 @@ def hfvae_decomposition(
         "dimwise_kl": _mean(sum_log_qzd - sum_log_pzd),
         "kl": _mean(log_qz_x - log_pz),
     }
-    return _with_reconstruction(terms, log_px_given_z)
+    return _with_reconstruction(terms, log_px_given_z, check_finite)
 
 
 def _singletons(posterior, z):
@@ -230,7 +264,8 @@ def data_marginal_entropy(x):
 
 
 def corex_terms(
-    z, posterior, prior, dataset_size, method, *, log_px_given_z=None, data_entropy=None, chunk_size=None
+    z, posterior, prior, dataset_size, method, *, log_px_given_z=None, data_entropy=None, chunk_size=None,
+    check_finite=True,
 ):
     r"""Total Correlation Explanation quantities (000 eqs 7–12).
 
@@ -254,7 +289,7 @@ def corex_terms(
         (Σ_i H(x_i) + reconstruction, eq 8) and "corex_lower_bound" (eq 12).
     """
     log_qz_x_units, log_pz_units, (log_qz, log_qzd) = _log_densities(
-        z, posterior, prior, dataset_size, method, chunk_size=chunk_size
+        z, posterior, prior, dataset_size, method, chunk_size=chunk_size, check_finite=check_finite
     )
     terms = {
         "sum_mi_zj_x": _mean(tf.reduce_sum(log_qz_x_units - log_qzd, axis=-1)),
@@ -262,7 +297,7 @@ def corex_terms(
         "total_correlation": _mean(log_qz - tf.reduce_sum(log_qzd, axis=-1)),
     }
     terms["kl"] = terms["sum_mi_zj_x_upper"]
-    terms = _with_reconstruction(terms, log_px_given_z)
+    terms = _with_reconstruction(terms, log_px_given_z, check_finite)
     if data_entropy is not None:
         if "reconstruction" not in terms:
             raise ValueError("data_entropy needs log_px_given_z for the CorEx bounds")

@@ -29,6 +29,32 @@ def check_metrics(names):
     return names
 
 
+def check_num_points(num_points):
+    """``--num-points`` as an int >= 10: fewer leaves the metrics' train/test splits and bins empty."""
+    if isinstance(num_points, bool) or not isinstance(num_points, (int, np.integer)) or num_points < 10:
+        raise ValueError(f"--num-points must be an integer >= 10, got {num_points!r}")
+    return int(num_points)
+
+
+def check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def check_model_matches(model, dataset, config, run_dir):
+    """Refuse a model.keras that config.json no longer describes (edited data or latent size)."""
+    expected = (None, *dataset.observation_shape)
+    found = tuple(model.encoder.inputs[0].shape) if getattr(model.encoder, "inputs", None) else None
+    if found is not None and tuple(found[1:]) != tuple(expected[1:]):
+        raise ValueError(f"{run_dir}/config.json names --data {config.data} (observations {tuple(expected[1:])}), "
+                         f"but {run_dir}/model.keras takes {tuple(found[1:])}: config.json no longer matches the model")
+    latent_dim = model.latent.event_size if hasattr(model.latent, "event_size") else None
+    if latent_dim is not None and latent_dim != config.latent_dim:
+        raise ValueError(f"{run_dir}/config.json has --latent-dim {config.latent_dim}, but {run_dir}/model.keras "
+                         f"has {latent_dim} latent dimensions: config.json no longer matches the model")
+
+
 def _encoders(model, batch_size=256):
     """(representation: x -> mean codes, posterior: x -> (loc, scale)) as NumPy functions."""
 
@@ -177,10 +203,19 @@ def evaluate(run_dir, metric_names=DEFAULT_METRICS, seed=0, num_points=10000, re
     """Score a run, write metrics.json (and report.html); returns the metrics dict.
     ``subgrid``: see :func:`compute_metrics`."""
     metric_names = check_metrics(metric_names)
+    seed = check_seed(seed)
+    num_points = check_num_points(num_points)
     run_dir = pathlib.Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"RUN_DIR {run_dir} is not a directory")
     config = training.TrainConfig.load(run_dir)
+    # the metrics take minutes: find out first that they can be written
+    training.check_writable(run_dir, "RUN_DIR")
+    if report and (run_dir / "report").is_dir():
+        training.check_writable(run_dir / "report", "RUN_DIR")
     model = training.load_model(run_dir)
     dataset = training.load_data(config.data)
+    check_model_matches(model, dataset, config, run_dir)
     results = compute_metrics(model, dataset, metric_names, seed=seed, num_points=num_points, subgrid=subgrid)
     results["summary"] = _headline(results)
     results["estimator_bias"] = estimator_bias(model, dataset, config.batch_size, config.estimator, seed=seed)

@@ -153,10 +153,14 @@ class TrainConfig:
             self.hidden = _positive_ints(self.hidden, "--hidden", "widths such as 1200,1200")
         if self.filters is not None:
             self.filters = _positive_ints(self.filters, "--filters", "conv filters such as 16,16,32,32")
-        anchors = tuple(int(a) for a in self.anchors)
+        anchors = self.anchors
+        if isinstance(anchors, (str, bytes)) or not isinstance(anchors, (list, tuple)) or not anchors or any(
+                isinstance(a, bool) or not isinstance(a, int) for a in anchors):
+            # int("0.7") would round and tuple("12") would split a string into digits
+            raise ValueError(f"--anchors must be latent dimensions given as integers, such as 0,3; got {anchors!r}")
         if any(a < 0 or a >= self.latent_dim for a in anchors):
             raise ValueError(f"--anchors must lie in [0, {self.latent_dim}), got {list(anchors)}")
-        self.anchors = anchors
+        self.anchors = tuple(anchors)
         return self
 
     def objective_kwargs(self):
@@ -167,9 +171,9 @@ class TrainConfig:
 
     def to_dict(self):
         config = dataclasses.asdict(self)
-        config["anchors"] = list(self.anchors)
-        config["hidden"] = None if self.hidden is None else list(self.hidden)
-        config["filters"] = None if self.filters is None else list(self.filters)
+        for key in ("anchors", "hidden", "filters"):
+            if isinstance(config[key], tuple):
+                config[key] = list(config[key])
         return config
 
     def save(self, run_dir):
@@ -184,20 +188,26 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values):
+        if not isinstance(values, dict):
+            raise ValueError(f"a config must be a table of options, got {type(values).__name__}")
         names = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown config options {unknown}; known: {sorted(names)}")
         values = dict(values)
         for key in ("anchors", "hidden", "filters"):
-            if values.get(key) is not None:
+            if isinstance(values.get(key), list):  # a string stays one: the CLI parses "1,2", validate refuses it
                 values[key] = tuple(values[key])
         return cls(**values)
 
     @classmethod
     def load(cls, path):
         """Read a config: a run directory, a config.json, or a TOML file with the same keys."""
-        return cls.from_dict(cls.read_values(path))
+        values = cls.read_values(path)
+        try:
+            return cls.from_dict(values)
+        except ValueError as error:
+            raise ValueError(f"config {path}: {error}") from None
 
     @staticmethod
     def read_values(path):
@@ -207,12 +217,18 @@ class TrainConfig:
             path = path / "config.json"
         if not path.exists():
             raise FileNotFoundError(f"no config at {path}")
-        if path.suffix == ".toml":
-            import tomllib
+        if not path.is_file():
+            raise ValueError(f"config {path} is not a file")
+        try:
+            if path.suffix == ".toml":
+                import tomllib
 
-            values = tomllib.loads(path.read_text())
-        else:
-            values = json.loads(path.read_text())
+                values = tomllib.loads(path.read_text())
+            else:
+                values = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+            kind = "TOML" if path.suffix == ".toml" else "JSON"
+            raise ValueError(f"config {path} cannot be read as {kind}: {error}") from None
         return values
 
 
@@ -410,6 +426,7 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
     config.validate()
     run_dir = pathlib.Path(config.out)
     saved = run_dir / "config.json"
+    check_run_dir(run_dir, resume)
     if saved.exists():
         previous = TrainConfig.load(saved).to_dict()
         current = config.to_dict()
@@ -418,10 +435,12 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
             raise ValueError(
                 f"{run_dir} holds a different run (options {differing} differ); choose another --out"
             )
-        if not resume and (run_dir / "checkpoints").exists():
+        if not resume and checkpoint_steps(run_dir / "checkpoints"):
             raise ValueError(f"{run_dir} already holds a run; use --resume to continue it or choose another --out")
     elif resume:
         raise ValueError(f"--resume: {run_dir} holds no run (no config.json)")
+    elif checkpoint_steps(run_dir / "checkpoints"):
+        raise ValueError(f"{run_dir} holds checkpoints but no config.json; choose another --out")
 
     dataset = load_data(config.data)
     if config.batch_size > dataset.num_observations:
@@ -433,14 +452,15 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
         raise ValueError(
             f"--batch-size {config.batch_size} must be a multiple of the {strategy.num_replicas_in_sync} replicas of --strategy {config.strategy}"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir)
     with strategy.scope():
         model = build_model(config, dataset)  # compiled, optimiser built
     checkpoint = _checkpoint(model)
+    if resume:
+        restore_newest_checkpoint(checkpoint, model, run_dir / "checkpoints", config.steps)
+        config.save(run_dir)  # the run continues: record the new --steps
+    else:
+        _remove_partial_checkpoints(run_dir / "checkpoints")
     manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
-    if resume and manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     start = int(model.optimizer.iterations.numpy())
     train_step = distributed_step(model, strategy)
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
@@ -470,6 +490,8 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
                 for name, value in logs.items():
                     tf.summary.scalar(name, value)
         if done % config.checkpoint_every == 0 or done == config.steps:
+            if not saved.exists():  # with the first checkpoint: a refused or diverged start leaves no run
+                config.save(run_dir)
             manager.save(checkpoint_number=done)
             if on_checkpoint is not None:
                 on_checkpoint(done, model)
@@ -478,6 +500,116 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
     writer.flush()
     save_model(model, run_dir / "model.keras")
     return model
+
+
+def check_run_dir(run_dir, resume=False):
+    """Refuse a run directory that cannot be created or written, before any work.
+
+    Writability is probed by creating an anonymous temporary file: unlike permission bits it
+    also answers for read-only file systems, immutable folders and root.
+    """
+    option = "--resume" if resume else "--out"
+    run_dir = pathlib.Path(run_dir)
+    existing = run_dir
+    while not (existing.exists() or existing.is_symlink()) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{option} {run_dir}: {existing} is a file, not a directory")
+    check_writable(existing, option)
+
+
+def check_writable(directory, option):
+    """Raise ValueError naming ``option`` unless a file can be created in ``directory``."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ValueError(f"{option} {directory} is not writable ({error.strerror or error})") from None
+
+
+def checkpoint_steps(directory):
+    """Steps of the checkpoints in ``directory`` (from the files, not the state file), newest first."""
+    steps = []
+    for index in pathlib.Path(directory).glob("ckpt-*.index"):
+        number = index.name[len("ckpt-"):-len(".index")]
+        if number.isdigit():
+            steps.append(int(number))
+    return sorted(steps, reverse=True)
+
+
+def _remove_partial_checkpoints(directory):
+    """Remove the ``ckpt-N_temp`` directories a checkpoint write stopped half-way leaves."""
+    import shutil
+
+    for partial in pathlib.Path(directory).glob("ckpt-*_temp*"):
+        if partial.is_dir():
+            shutil.rmtree(partial)
+
+
+def restore_newest_checkpoint(checkpoint, model, directory, steps):
+    """Restore the newest checkpoint in ``directory`` that reads back whole; returns its step.
+
+    The two kept checkpoints are tried newest first, found from their files (a damaged
+    ``checkpoint`` state file does not hide them). A damaged one (truncated data, a
+    corrupt index, flipped bytes: TensorFlow's CRCs catch them) is moved to
+    ``directory/damaged/`` with a warning and the previous one is used; the state file is
+    rewritten to list the checkpoints kept.
+
+    Raises:
+        ValueError: no checkpoint can be restored (each is named with its error; nothing
+            in the run directory is changed), or ``steps`` is below the restored step.
+    """
+    import warnings
+
+    directory = pathlib.Path(directory)
+    problems = []
+    for number in checkpoint_steps(directory):
+        prefix = directory / f"ckpt-{number}"
+        try:
+            checkpoint.restore(str(prefix)).assert_existing_objects_matched()
+            restored = int(model.optimizer.iterations.numpy())
+            if restored != number:
+                raise ValueError(f"it holds step {restored}")
+        except Exception as error:  # every way a damaged file fails to read; reported below
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            problems.append((number, f"{type(error).__name__}: {first_line}"))
+            continue
+        if steps < number:
+            raise ValueError(f"--steps {steps} is below the run's current step {number}; "
+                             f"give --steps {number} or more")
+        described = "; ".join(f"ckpt-{n}: {why}" for n, why in problems)
+        if problems:
+            warnings.warn(f"resuming {directory.parent} from ckpt-{number}: newer checkpoints could not be read "
+                          f"({described}); moved to {directory / 'damaged'}", RuntimeWarning, stacklevel=3)
+            (directory / "damaged").mkdir(exist_ok=True)
+            for damaged, _ in problems:
+                for path in directory.glob(f"ckpt-{damaged}.*"):
+                    os.replace(path, directory / "damaged" / path.name)
+        _remove_partial_checkpoints(directory)
+        _write_checkpoint_state(directory, number)
+        return number
+    if not problems:
+        raise ValueError(f"--resume: {directory} holds no checkpoint to resume from; "
+                         "start the run again without --resume (or delete it)")
+    described = "; ".join(f"ckpt-{n}: {why}" for n, why in problems)
+    raise ValueError(f"--resume: no checkpoint in {directory} can be restored into the model config.json "
+                     f"describes ({described}). If config.json was edited, put its old values back; "
+                     "otherwise the checkpoints are damaged: start the run again in a new --out")
+
+
+def _write_checkpoint_state(directory, latest):
+    """Rewrite ``directory/checkpoint`` (the CheckpointState text proto ``tf.train.CheckpointManager``
+    reads) to list the checkpoint files present up to ``latest``, so that the manager keeps
+    deleting the oldest ones even after the state file was damaged."""
+    now = time.time()
+    kept = [step for step in sorted(checkpoint_steps(directory)) if step <= latest]
+    lines = [f'model_checkpoint_path: "ckpt-{latest}"']
+    lines += [f'all_model_checkpoint_paths: "ckpt-{step}"' for step in kept]
+    lines += [f"all_model_checkpoint_timestamps: {now:.6f}" for _ in kept]
+    lines.append(f"last_preserved_timestamp: {now - 1:.6f}")
+    _write_atomic(pathlib.Path(directory) / "checkpoint", "\n".join(lines) + "\n")
 
 
 def _truncate_history(path, step):
@@ -537,7 +669,17 @@ def load_model(run_dir):
     path = pathlib.Path(run_dir) / "model.keras"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: has `refvae train` finished for this run?")
-    return keras.models.load_model(path, safe_mode=True)
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a Keras model file (not a zip archive: empty, truncated or overwritten); "
+                         f"`refvae train --resume {run_dir}` rewrites it from the newest checkpoint")
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except Exception as error:  # Keras reports a damaged archive as BadZipFile, "File not found", ValueError, ...
+        raise ValueError(f"{path} cannot be loaded: it is damaged or not a Keras model file "
+                         f"({type(error).__name__}: {error}); `refvae train --resume {run_dir}` rewrites it "
+                         "from the newest checkpoint") from None
 
 
 def timed(function, *args, **kwargs):

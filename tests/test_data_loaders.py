@@ -3,6 +3,7 @@ download cache. Nothing here touches the network."""
 
 import gzip
 import hashlib
+import importlib
 import io
 import os
 import struct
@@ -125,10 +126,25 @@ def test_official_source_downloads_once_into_the_cache(tmp_path, monkeypatch):
         return FakeResponse(fixture.read_bytes())
 
     monkeypatch.setattr(cache, "_open_url", serve)
-    first = dsprites(source="official", progress=False)
-    second = dsprites(source="official", progress=False)
-    assert len(calls) == 1 and first.num_observations == second.num_observations == 48
+    # the download is verified against the official SHA-1; here, against the fixture's
+    dsprites_module = importlib.import_module("refvae.data.dsprites")
+    monkeypatch.setattr(dsprites_module, "DSPRITES_SHA1", hashlib.sha1(fixture.read_bytes()).hexdigest())
+    for _ in range(2):  # verified and cached, but 48 rows are not the complete grid of the official file
+        with pytest.raises(ValueError, match="holds 48 images, not the official file's 737,280"):
+            dsprites(source="official", progress=False)
+    assert len(calls) == 1
     assert os.listdir(cache_dir) == ["dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"]
+    assert dsprites(source="official", path=cache_dir / os.listdir(cache_dir)[0]).num_observations == 48
+
+
+def test_official_download_with_another_sha1_is_refused_and_not_kept(tmp_path, monkeypatch):
+    fixture = tmp_path / "fixture.npz"
+    write_dsprites_fixture(fixture)
+    monkeypatch.setenv("REFVAE_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_open_url", lambda url, timeout: FakeResponse(fixture.read_bytes()))
+    with pytest.raises(DownloadError, match="expected 3e0a46a9238e425f46a6ef9e9bdfd7cedb35d50f"):
+        dsprites(source="official", progress=False)
+    assert os.listdir(tmp_path / "cache") == []
 
 
 # --- the download cache --------------------------------------------------------------------

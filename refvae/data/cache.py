@@ -9,7 +9,7 @@ The cache directory is, in order of precedence:
 
 A download goes to a temporary file in the cache directory and is renamed into place
 only after its size (the server's ``Content-Length`` and, when known, the expected size)
-and its sha256 (when recorded) have been checked, so an interrupted or corrupted download
+and its digest (sha256 or sha1, when recorded) have been checked, so an interrupted or corrupted download
 never leaves a file that looks complete.
 """
 
@@ -22,7 +22,7 @@ import tempfile
 import urllib.error
 import urllib.request
 
-__all__ = ["DownloadError", "data_dir", "download", "fetch", "sha256_of"]
+__all__ = ["DownloadError", "data_dir", "digest_of", "download", "fetch", "sha256_of"]
 
 _CHUNK = 1 << 20
 
@@ -54,13 +54,22 @@ def data_dir(create=True):
     return directory
 
 
-def sha256_of(path):
-    """Hex sha256 digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+def digest_of(path, algorithm="sha256"):
+    """Hex digest (``hashlib`` algorithm name) of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_of(path):
+    """Hex sha256 digest of a file."""
+    return digest_of(path, "sha256")
+
+
+def _expected_digests(sha256, sha1):
+    return {name: value.lower() for name, value in (("sha256", sha256), ("sha1", sha1)) if value is not None}
 
 
 def _open_url(url, timeout):
@@ -68,7 +77,7 @@ def _open_url(url, timeout):
     return urllib.request.urlopen(url, timeout=timeout)
 
 
-def download(url, destination, expected_size=None, sha256=None, progress=True, timeout=60):
+def download(url, destination, expected_size=None, sha256=None, progress=True, timeout=60, sha1=None):
     """Downloads ``url`` to ``destination`` atomically, with a progress bar and checks.
 
     Args:
@@ -78,13 +87,14 @@ def download(url, destination, expected_size=None, sha256=None, progress=True, t
         sha256: hex digest the file must have (optional).
         progress: show a ``tqdm`` progress bar.
         timeout: seconds before a stalled connection fails.
+        sha1: hex sha1 digest the file must have (optional; for files published with one).
 
     Returns:
         ``destination``.
 
     Raises:
         DownloadError: the URL cannot be reached, or the bytes received do not have the
-            announced size, the expected size or the expected sha256. Nothing is left at
+            announced size, the expected size or the expected digests. Nothing is left at
             ``destination`` in that case.
     """
     destination = os.fspath(destination)
@@ -100,7 +110,8 @@ def download(url, destination, expected_size=None, sha256=None, progress=True, t
         with response, os.fdopen(descriptor, "wb") as out:
             announced = response.headers.get("Content-Length") if response.headers else None
             announced = int(announced) if announced else None
-            digest = hashlib.sha256()
+            expected = _expected_digests(sha256, sha1)
+            digests = {name: hashlib.new(name) for name in expected}
             received = 0
             bar = None
             if progress:
@@ -110,7 +121,8 @@ def download(url, destination, expected_size=None, sha256=None, progress=True, t
             try:
                 for block in iter(lambda: response.read(_CHUNK), b""):
                     out.write(block)
-                    digest.update(block)
+                    for digest in digests.values():
+                        digest.update(block)
                     received += len(block)
                     if bar is not None:
                         bar.update(len(block))
@@ -121,9 +133,10 @@ def download(url, destination, expected_size=None, sha256=None, progress=True, t
             if size is not None and received != size:
                 raise DownloadError(f"download of {url} is incomplete: received {received} "
                                     f"bytes, {name} size {size}")
-        if sha256 is not None and digest.hexdigest() != sha256.lower():
-            raise DownloadError(f"download of {url} has sha256 {digest.hexdigest()}, "
-                                f"expected {sha256}")
+        for name, digest in digests.items():
+            if digest.hexdigest() != expected[name]:
+                raise DownloadError(f"download of {url} has {name} {digest.hexdigest()}, "
+                                    f"expected {expected[name]}")
         os.replace(temporary, destination)
     except BaseException as error:
         if os.path.exists(temporary):
@@ -135,10 +148,10 @@ def download(url, destination, expected_size=None, sha256=None, progress=True, t
 
 
 def fetch(url, filename, sha256=None, expected_size=None, download=True, progress=True,
-          offline_hint=None):
+          offline_hint=None, sha1=None):
     """Returns the cached path of ``filename``, downloading it from ``url`` the first time.
 
-    A cached file whose sha256 is recorded is checked every time it is fetched.
+    A cached file whose digest is recorded is checked every time it is fetched.
 
     Args:
         url: where to download from.
@@ -148,24 +161,28 @@ def fetch(url, filename, sha256=None, expected_size=None, download=True, progres
         download: allow downloading; when False a missing file raises.
         progress: show a progress bar.
         offline_hint: sentence naming an offline alternative, added to errors.
+        sha1: recorded hex sha1 digest (optional).
 
     Raises:
         DownloadError: missing and not downloadable (the message says where to put the file
-            by hand and, with ``offline_hint``, what works offline).
+            by hand and, with ``offline_hint``, what works offline), or a cached file whose
+            digest differs from the recorded one (the message names the file).
     """
     path = os.path.join(data_dir(), filename)
     hint = f" Offline alternative: {offline_hint}." if offline_hint else ""
     if os.path.isfile(path):
-        if sha256 is not None and sha256_of(path) != sha256.lower():
-            raise DownloadError(f"{path} does not have the recorded sha256 {sha256}; delete it "
-                                "to download it again." + hint)
+        for name, value in _expected_digests(sha256, sha1).items():
+            found = digest_of(path, name)
+            if found != value:
+                raise DownloadError(f"{path} has {name} {found}, not the recorded {value}: it is damaged or "
+                                    "not the published file; delete it to download it again." + hint)
         return path
     if not download:
         raise DownloadError(f"{filename} is not in the cache {data_dir()} and download=False. "
                             f"Download {url} there by hand (or set REFVAE_DATA)." + hint)
     try:
         return _download(url, path, expected_size=expected_size, sha256=sha256,
-                         progress=progress)
+                         progress=progress, sha1=sha1)
     except DownloadError as error:
         raise DownloadError(f"{error}. Put the file at {path} by hand, or use the "
                             "offline alternative." + hint) from error

@@ -61,10 +61,12 @@ DSPRITES_FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 DSPRITES_URL = (
     "https://github.com/deepmind/dsprites-dataset/raw/master/" + DSPRITES_FILENAME
 )
-# The sha256 of the official file has not been recorded by refvae yet (it could not be
-# downloaded where this module was written); until it is, the file is verified by its
-# structure: keys, dtypes, shapes, the zip CRCs, binary pixels and the factor order.
-DSPRITES_SHA256 = None
+# Digests of the official file as several independent loaders record them; the cached file
+# is checked against the SHA-1 every time it is loaded, then by its structure (keys, dtypes,
+# shapes, zip CRCs, binary pixels, the factor table and the complete grid in row-major order).
+DSPRITES_MD5 = "7da33b31b13a06f4b04a70402ce90c2e"
+DSPRITES_SHA1 = "3e0a46a9238e425f46a6ef9e9bdfd7cedb35d50f"
+DSPRITES_SHA256 = None  # not recorded; kept for code that reads it
 
 _CANVAS = 64
 _WINDOW = 32  # base sprites are drawn in a 32 x 32 window, then translated
@@ -306,7 +308,10 @@ def _read_header(stream, key, path):
 
 def _read_small(archive, key, path, dtype_kind, columns):
     with _member(archive, key, path) as stream:
-        array = np.load(stream, allow_pickle=False)
+        try:
+            array = np.load(stream, allow_pickle=False)
+        except ValueError as error:  # an object array: reading it would run pickle
+            raise ValueError(f"{path}: '{key}' cannot be read without unpickling it ({error}); refusing") from None
     if array.ndim != 2 or array.shape[1] != columns or array.dtype.kind not in dtype_kind:
         raise ValueError(
             f"{path}: '{key}' should be a [N, {columns}] array of kind {dtype_kind!r}, "
@@ -399,7 +404,9 @@ def dsprites(source="procedural", path=None, download=True, progress=True):
     Args:
         source: ``"procedural"`` (default; rendered on demand, no file, works offline) or
             ``"official"`` (the published file, downloaded once into :func:`data_dir`).
-        path: for ``"official"``, read this file instead of the cache.
+        path: for ``"official"``, read this file instead of the cache (checked by its
+            structure only, so that a subset of the grid can be used; the cached file is
+            also checked against the official SHA-1 and must hold the whole grid).
         download: for ``"official"``, download the file when it is not in the cache.
         progress: show a progress bar while downloading.
 
@@ -409,7 +416,10 @@ def dsprites(source="procedural", path=None, download=True, progress=True):
         ``(3, 6, 40, 32, 32)`` and float32 ``[n, 64, 64, 1]`` observations in {0, 1}.
 
     Raises:
-        ValueError: unknown ``source``, or a corrupted official file.
+        ValueError: unknown ``source``, or a corrupted official file, or a cached file that
+            does not hold the complete 737,280-image grid.
+        DownloadError: a cached file whose SHA-1 is not the official one (the message
+            names the file).
         RuntimeError: the official file is missing and cannot be downloaded (offline);
             the message names the procedural default.
 
@@ -424,11 +434,17 @@ def dsprites(source="procedural", path=None, download=True, progress=True):
         return ProceduralDSprites()
     if source != "official":
         raise ValueError(f"source must be 'procedural' or 'official', got {source!r}")
-    if path is None:
-        path = cache.fetch(
-            DSPRITES_URL, DSPRITES_FILENAME, sha256=DSPRITES_SHA256, download=download,
-            progress=progress,
-            offline_hint="refvae.data.dsprites() (source='procedural', the default) "
-                         "renders the same factor grid without any file",
-        )
-    return load_dsprites_npz(path)
+    if path is not None:
+        return load_dsprites_npz(path)
+    path = cache.fetch(
+        DSPRITES_URL, DSPRITES_FILENAME, sha256=DSPRITES_SHA256, sha1=DSPRITES_SHA1, download=download,
+        progress=progress,
+        offline_hint="refvae.data.dsprites() (source='procedural', the default) "
+                     "renders the same factor grid without any file",
+    )
+    data = load_dsprites_npz(path)
+    if not data.complete:
+        raise ValueError(f"{path} holds {data.num_observations:,} images, not the official file's "
+                         f"{int(np.prod(DSPRITES_FACTOR_SIZES)):,} (the whole grid {DSPRITES_FACTOR_SIZES} "
+                         "in row-major order); delete it to download it again")
+    return data

@@ -220,13 +220,53 @@ def _keras_load(dataset):
     return getattr(keras.datasets, dataset).load_data()
 
 
+# Files keras.datasets keeps in its cache (KERAS_HOME/datasets), by data set.
+_KERAS_CACHE_FILES = {
+    "mnist": ("mnist.npz",),
+    "fashion_mnist": tuple(os.path.join("fashion-mnist", stem + ".gz") for stem in _IDX_FILES.values()),
+}
+
+
+def _keras_cache_dir():
+    from keras.src.backend import config
+
+    return os.path.join(os.path.expanduser(config.keras_home()), "datasets")
+
+
+def _unreadable(path):
+    """Whether a cached file fails to read back whole (a damaged zip or gzip stream)."""
+    import zipfile
+    import zlib
+
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rb") as stream:
+                while stream.read(1 << 20):
+                    pass
+        else:
+            with zipfile.ZipFile(path) as archive:
+                return archive.testzip() is not None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error):
+        return True
+    return False
+
+
 def _keras_or_idx(dataset, name, directory):
     if directory is not None:
         return _from_idx_directory(os.fspath(directory), name)
     try:
         (x_train, y_train), (x_test, y_test) = _keras_load(dataset)
     except Exception as error:  # Keras wraps network failures in a bare Exception
-        raise RuntimeError(
+        cached = [os.path.join(_keras_cache_dir(), file) for file in _KERAS_CACHE_FILES.get(dataset, ())]
+        damaged = [path for path in cached if os.path.isfile(path) and _unreadable(path)]
+        if damaged:
+            raise ValueError(
+                f"could not load {name}: the cached file {', '.join(damaged)} is damaged "
+                f"({type(error).__name__}: {error}); delete it so that keras.datasets downloads it again"
+            ) from error
+        from refvae.data.cache import DownloadError
+
+        raise DownloadError(
             f"could not load {name} through keras.datasets.{dataset} (offline?): {error}. "
             f"Offline alternative: {_OFFLINE_HINT}."
         ) from error
@@ -245,7 +285,9 @@ def mnist(directory=None):
         :class:`LabelledImages` (float32 ``[n, 28, 28, 1]`` in [0, 1]).
 
     Raises:
-        RuntimeError: offline and not cached by Keras; the message names :func:`digits`.
+        DownloadError (a RuntimeError): offline and not cached by Keras; the message names
+            :func:`digits`.
+        ValueError: a damaged file in Keras' cache; the message names it.
     """
     return _keras_or_idx("mnist", "MNIST", directory)
 

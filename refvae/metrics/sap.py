@@ -119,8 +119,11 @@ def sap(train_codes, train_factors, test_codes, test_factors, continuous_factors
         for k in discrete:
             if np.unique(train_factors[:, k]).size < 2:
                 raise ValueError(f"train_factors[:, {k}] takes a single value; a classifier cannot be trained on it")
-    if not np.all(np.isfinite(train_factors.astype(np.float64))):
-        raise ValueError("train_factors must be finite")
+    for name, values in (("train_factors", train_factors), ("test_factors", test_factors)):
+        if values.dtype.kind not in "iubf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {values.dtype}")
+        if not np.all(np.isfinite(values.astype(np.float64))):
+            raise ValueError(f"{name} must be finite (found NaN or inf)")
     scores = sap_score_matrix(train_codes, train_factors, test_codes, test_factors, continuous)
     result = sap_from_scores(scores)
     result["scores"] = scores

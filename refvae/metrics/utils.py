@@ -66,6 +66,9 @@ def check_positive_int(value, name, minimum=1):
 
 def check_codes(codes, name="codes", min_dims=1):
     """Codes as a finite float64 array [N, D] with N >= 1 and D >= ``min_dims``."""
+    if np.iscomplexobj(codes):
+        # a float64 cast would drop the imaginary part with only a ComplexWarning
+        raise TypeError(f"{name} must be real, got complex values")
     try:
         array = np.asarray(codes, dtype=np.float64)
     except (TypeError, ValueError) as error:

@@ -190,7 +190,8 @@ class HierarchicalVAE(keras.Model):
         z1 = self.latent1.sample(posterior1, seed=generator)
         log_px_given_z1 = self.likelihood.log_prob(x, self.decoder1(z1, training=training))
         layer1 = decompositions.corex_terms(z1, posterior1, self.latent1.prior(z1.dtype), self.dataset_size,
-                                            self.estimator, log_px_given_z=log_px_given_z1)
+                                            self.estimator, log_px_given_z=log_px_given_z1,
+                                            check_finite=False)
         log_q_z1 = tf.reduce_mean(tf.reduce_sum(posterior1.log_prob(z1), axis=-1))
 
         logits2 = tf.cast(self.encoder2(z1, training=training), z1.dtype)

@@ -202,11 +202,11 @@ class VAE(keras.Model):
         required = self.objective.required_terms
         if self.decomposition == "tc":
             terms = decompositions.tc_decomposition(z, posterior, prior, self.dataset_size, self.estimator,
-                                                    log_px_given_z=log_px_given_z)
+                                                    log_px_given_z=log_px_given_z, check_finite=False)
         elif self.decomposition == "hfvae":
             terms = decompositions.hfvae_decomposition(z, posterior, prior, self.dataset_size, self.estimator,
                                                        groups=self.groups or self.latent.groups,
-                                                       log_px_given_z=log_px_given_z)
+                                                       log_px_given_z=log_px_given_z, check_finite=False)
         else:
             terms = {}
         if "kl_per_dim" not in terms and ("kl_per_dim" in required or self.decomposition == "kl"):
