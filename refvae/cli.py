@@ -84,6 +84,7 @@ def _train_config(args):
 
     values = dict(train.PRESETS[args.preset]) if getattr(args, "preset", None) else {}
     if args.config:
+        train.TrainConfig.load(args.config)           # refuses a bad file, naming it
         values.update(train.TrainConfig.read_values(args.config))
     if getattr(args, "filters", None) and (args.architecture or values.get("architecture")) == "mlp":
         raise ValueError("--filters applies to the conv architecture, not --architecture mlp")

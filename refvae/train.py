@@ -229,6 +229,8 @@ class TrainConfig:
         except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError and TOMLDecodeError are ValueErrors
             kind = "TOML" if path.suffix == ".toml" else "JSON"
             raise ValueError(f"config {path} cannot be read as {kind}: {error}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"config {path} must be a table of options, got {type(values).__name__}")
         return values
 
 
