@@ -243,9 +243,17 @@ def as_labels(values):
     return labels, sizes
 
 
-def _entropy_from_counts(counts, total):
-    counts = counts[counts > 0].astype(np.float64)
-    return float(math.log(total) - np.dot(counts, np.log(counts)) / total)
+def _entropy_from_counts(counts, total, axis=None):
+    """Σ_b (n_b/N) log(N/n_b) of histogram counts (over ``axis``).
+
+    Written per cell, not as log N − (1/N) Σ n_b log n_b: a value that holds all N points
+    contributes log(N/N) = 0 exactly, so a constant column has entropy exactly 0 (the
+    difference form leaves round-off of order 1e-16 there).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        terms = np.where(counts > 0, counts * np.log(total / np.maximum(counts, 1.0)), 0.0)
+    return np.sum(terms, axis=axis) / total
 
 
 def discrete_entropy(labels):
@@ -253,7 +261,7 @@ def discrete_entropy(labels):
     labels, sizes = as_labels(np.asarray(labels).reshape(len(labels), -1))
     total = labels.shape[0]
     return np.array(
-        [_entropy_from_counts(np.bincount(labels[:, k], minlength=sizes[k]), total) for k in range(labels.shape[1])]
+        [float(_entropy_from_counts(np.bincount(labels[:, k], minlength=sizes[k]), total)) for k in range(labels.shape[1])]
     )
 
 
@@ -267,10 +275,14 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
     For a group of factors one joint histogram of all D codes is built with a single
     ``np.bincount`` over (code index, code label, factor labels), then
 
-        I(a; b) = Σ_ab p̂(a, b) log[p̂(a, b) / (p̂(a) p̂(b))]
-                = log N + (1/N) Σ_ab n_ab log n_ab − (1/N) Σ_a n_a log n_a − (1/N) Σ_b n_b log n_b,
+        I(a; b) = Σ_ab p̂(a, b) log[p̂(a, b) / (p̂(a) p̂(b))] = (1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)],
 
-    the same quantity as ``sklearn.metrics.mutual_info_score(a, b)``.
+    the same quantity as ``sklearn.metrics.mutual_info_score(a, b)``. Each cell's ratio is
+    formed from integer counts (exact in float64 while n_ab N < 2⁵³), so wherever the counts
+    factorise exactly the log is exactly 0: a code or factor that takes a single value
+    (n_a = N, n_ab = n_b) has I = 0 exactly, not the 1e-16 of round-off that the
+    equivalent form log N + (1/N)(Σ n_ab log n_ab − Σ n_a log n_a − Σ n_b log n_b) leaves
+    and that a ratio of mutual informations (modularity) would read as information.
 
     Args:
         code_labels: discrete array [N, D] (e.g. from ``discretize``).
@@ -296,10 +308,13 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
         )
     width = max(code_sizes)
 
-    def sum_n_log_n(counts, axis):
-        return np.sum(counts * np.log(np.maximum(counts, 1.0)), axis=axis)
+    def mutual_info_from_joint(pair, code_counts, factor_counts):
+        # (1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)] for each code: pair [D, width, V].
+        expected = code_counts[:, :, None] * factor_counts[None, None, :]
+        occupied = pair > 0
+        ratio = np.where(occupied, pair * float(num_points), 1.0) / np.where(occupied, expected, 1.0)
+        return np.sum(pair * np.log(ratio), axis=(1, 2)) / num_points
 
-    log_total = math.log(num_points)
     mutual_info = np.empty((num_codes, factor_labels.shape[1]))
     factor_entropy = np.empty(factor_labels.shape[1])
     # Factors are histogrammed in groups whose joint value count stays small (mixed radix,
@@ -327,15 +342,15 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
         joint_index += combined[:, None]
         joint = np.bincount(joint_index.reshape(-1), minlength=num_codes * width * stride)
         joint = joint.reshape(num_codes, width, *sizes).astype(np.float64)
-        code_term = sum_n_log_n(joint.reshape(num_codes, width, -1).sum(axis=2), axis=1)  # [D]
+        code_counts = joint.reshape(num_codes, width, -1).sum(axis=2)  # [D, width]
         for position, k in enumerate(group):
             others = tuple(2 + i for i in range(len(group)) if i != position)
             pair = joint.sum(axis=others) if others else joint  # [D, width, |V_k|]
-            factor_term = sum_n_log_n(pair[0].sum(axis=0), axis=0)
-            pair_term = sum_n_log_n(pair.reshape(num_codes, -1), axis=1)
-            mutual_info[:, k] = log_total + (pair_term - code_term - factor_term) / num_points
-            factor_entropy[k] = log_total - factor_term / num_points
-    # Round-off can leave -1e-16 where the MI is exactly zero.
+            factor_counts = pair[0].sum(axis=0)  # [|V_k|]
+            mutual_info[:, k] = mutual_info_from_joint(pair, code_counts, factor_counts)
+            factor_entropy[k] = _entropy_from_counts(factor_counts, num_points)
+    # A sum of positive and negative cell terms can still round to -1e-17 where the counts
+    # are independent only up to rounding; mutual information is >= 0.
     mutual_info = np.maximum(mutual_info, 0.0)
     return (mutual_info, factor_entropy) if return_factor_entropy else mutual_info
 
