@@ -39,6 +39,7 @@ __all__ = [
     "discrete_entropy",
     "discrete_mutual_info_matrix",
     "sample_representation",
+    "split_train_test",
     "gaussian_mixture_log_means",
 ]
 
@@ -181,6 +182,49 @@ def sample_representation(data, representation, num_points, rng, batch_size=64):
     rng = as_rng(rng)
     factors = sample_factors(data, num_points, rng)
     return encode(data, representation, factors, batch_size), factors
+
+
+def split_train_test(*arrays, train_fraction=0.8):
+    """Split arrays by rows: the first ceil(N · train_fraction) rows train, the rest test.
+
+    The points a metric samples are independent draws, so the first rows are as good a
+    training set as any random subset (disentanglement_lib's convention, batch-first here).
+
+    Args:
+        *arrays: one or more arrays with the same number of rows N >= 2.
+        train_fraction: float in (0, 1); both parts must be non-empty.
+
+    Returns:
+        list (a_train, a_test, b_train, b_test, ...), as ``sklearn``'s ``train_test_split``.
+
+    Example:
+        >>> import numpy as np
+        >>> codes_train, codes_test = split_train_test(np.arange(10)[:, None], train_fraction=0.75)
+        >>> codes_train.shape, codes_test.shape
+        ((8, 1), (2, 1))
+    """
+    if not arrays:
+        raise ValueError("split_train_test needs at least one array")
+    if isinstance(train_fraction, bool) or not isinstance(train_fraction, numbers.Real):
+        raise TypeError(f"train_fraction must be a float in (0, 1), got {type(train_fraction).__name__}")
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    arrays = [np.asarray(array) for array in arrays]
+    if any(array.ndim < 1 for array in arrays):
+        raise ValueError("every array to split must have at least one dimension (rows)")
+    check_same_length(**{f"arrays[{i}]": array for i, array in enumerate(arrays)})
+    num_points = arrays[0].shape[0]
+    # round first so that e.g. 10 × 0.7 = 7.000000000000001 keeps 7 rows, not 8
+    num_train = int(math.ceil(round(num_points * train_fraction, 9)))
+    if num_train >= num_points:
+        raise ValueError(
+            f"train_fraction={train_fraction} of {num_points} rows leaves no test rows; "
+            f"pass more rows or a smaller fraction"
+        )
+    split = []
+    for array in arrays:
+        split.extend([array[:num_train], array[num_train:]])
+    return split
 
 
 # ----------------------------------------------------------------------------- discrete MI
