@@ -106,3 +106,16 @@ def test_a_near_constant_code_scores_from_its_small_but_real_information():
     squared = row**2
     expected = 1 - (squared.sum() - squared.max()) / (squared.max() * 2)
     assert result["per_code"][3] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_collapsed_code_reads_the_plug_in_bias_not_zero():
+    # A code that moves by 1e-9 is binned over its own range: its histogram MI with each
+    # factor is the plug-in bias ≈ (bins − 1)(|V| − 1) / (2N) = 19 · 9 / 2000 = 0.0855 nats.
+    values = []
+    for seed in (1, 2, 3):
+        codes, factors = _three_codes_and_a_dead_one(seed)
+        codes[:, 3] = 1e-9 * np.random.default_rng(seed + 10).normal(size=1000)
+        result = metrics.modularity(codes, factors)
+        values.extend(result["mutual_info"][3])
+        assert 0.0 < result["per_code"][3] < 0.5
+    assert np.mean(values) == pytest.approx(19 * 9 / 2000, rel=0.2)
