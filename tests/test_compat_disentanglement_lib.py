@@ -203,3 +203,25 @@ def test_bad_inputs_are_refused_with_the_argument_named():
         dlib.compute_sap(Grid(), "encoder", np.random.RandomState(0))
     with pytest.raises(ValueError, match="shape \\[D, N\\]"):
         dlib.split_train_test(np.arange(10), 0.5)
+
+
+class IdentityGrid(Grid):
+    def sample_observations_from_factors(self, factors, random_state):
+        return np.asarray(factors, dtype=np.float64)
+
+
+def test_factor_vae_pruning_keeps_a_dead_code_out_of_the_votes():
+    # Codes (v0, v1, 0). Pruned at 0.05 the two live codes win every vote: accuracy 1.
+    # With disentanglement_lib's function default 0 the constant code is kept, its
+    # normalised variance 0/0 is NaN, argmin returns it, and it collects every vote: the
+    # majority classifier then predicts one factor for all, right for about half (K = 2).
+    def with_dead_code(x):
+        return np.column_stack([x, np.zeros(len(x))])
+
+    kwargs = dict(batch_size=16, num_train=200, num_eval=200, num_variance_estimate=500)
+    pruned = dlib.compute_factor_vae(IdentityGrid(), with_dead_code, np.random.RandomState(0), **kwargs)
+    assert pruned["num_active_dims"] == 2 and pruned["eval_accuracy"] == 1.0
+    with np.errstate(invalid="ignore"):
+        kept = dlib.compute_factor_vae(IdentityGrid(), with_dead_code, np.random.RandomState(0), prune_threshold=0.0,
+                                       **kwargs)
+    assert kept["num_active_dims"] == 3 and kept["eval_accuracy"] == pytest.approx(0.5, abs=0.1)

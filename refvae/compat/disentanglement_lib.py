@@ -55,8 +55,9 @@ number can differ, and the reason is:
 
 - **FactorVAE**: codes whose global standard deviation is below ``prune_threshold = 0.05``
   are ignored, as Kim & Mnih (ICML 2018) and the ``unsupervised_study_v1`` configuration do;
-  disentanglement_lib's function default is 0 (no pruning), so a collapsed code can collect
-  votes there. ``num_active_dims`` is the number of codes kept; disentanglement_lib reports
+  disentanglement_lib's function default is 0, which keeps an exactly constant code, whose
+  normalised variance 0/0 = NaN then wins every ``argmin`` and collects every vote.
+  ``num_active_dims`` is the number of codes kept; disentanglement_lib reports
   the length of its boolean mask, i.e. always D. Pass ``prune_threshold=0.0`` for the old
   function default.
 - **SAP**: ``continuous_factors`` defaults to False (the study's setting;
