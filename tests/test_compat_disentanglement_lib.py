@@ -225,3 +225,27 @@ def test_factor_vae_pruning_keeps_a_dead_code_out_of_the_votes():
         kept = dlib.compute_factor_vae(IdentityGrid(), with_dead_code, np.random.RandomState(0), prune_threshold=0.0,
                                        **kwargs)
     assert kept["num_active_dims"] == 3 and kept["eval_accuracy"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_points_are_drawn_batch_by_batch_factors_then_observations():
+    # disentanglement_lib's order: for each batch, factors then their observations, from one
+    # RandomState. Drawing in this order is what makes the codes (and the scores) equal.
+    class Recording(IdentityGrid):
+        calls = []
+
+        def sample_factors(self, num, random_state):
+            self.calls.append(("factors", num))
+            return super().sample_factors(num, random_state)
+
+        def sample_observations_from_factors(self, factors, random_state):
+            self.calls.append(("observations", len(factors)))
+            return super().sample_observations_from_factors(factors, random_state)
+
+    data = Recording()
+    dlib.compute_mig(data, codes_of, np.random.RandomState(0), num_train=40, batch_size=16)
+    assert data.calls == [("factors", 16), ("observations", 16)] * 2 + [("factors", 8), ("observations", 8)]
+    # the factors are the RandomState's first draws: randint(4, size=16) then randint(5, size=16)
+    random_state = np.random.RandomState(0)
+    first = np.stack([random_state.randint(n, size=16) for n in (4, 5)], axis=1)
+    codes, factors = dlib.generate_batch_factor_code(IdentityGrid(), codes_of, 16, np.random.RandomState(0), 16)
+    assert np.array_equal(factors.T, first) and np.array_equal(codes.T, first)

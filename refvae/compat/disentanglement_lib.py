@@ -73,11 +73,15 @@ number can differ, and the reason is:
 - **Gaussian total correlation**: taken over the non-constant codes (a constant code is
   independent of the others); disentanglement_lib returns NaN or inf when a code is
   constant.
-- **Randomness**: the data object draws its factors and observations from ``random_state``;
-  refvae's own draws (which factor a BetaVAE or FactorVAE point fixes) come from a
-  ``numpy.random.Generator`` seeded from ``random_state``. Same seed, same numbers, but not
-  the same draws as disentanglement_lib, so scores agree with it up to sampling noise (and
-  exactly when computed from the same codes, e.g. through ``refvae.metrics.mig``).
+- **Explicitness** standardises a constant code with a deviation of 1 instead of 0, so a
+  dead code does not turn the classifier's input into NaN (disentanglement_lib raises there).
+- **Randomness**: MIG, DCI, SAP, modularity/explicitness, IRS and the unsupervised scores
+  draw their points as disentanglement_lib does (batch by batch: factors, then their
+  observations, from ``random_state``), so the same ``RandomState`` gives the same codes and
+  the numbers agree with disentanglement_lib's to rounding (DCI and SAP up to their
+  classifiers' own seeds). BetaVAE and FactorVAE draw their points with refvae's procedure
+  from a ``numpy.random.Generator`` seeded from ``random_state``: same seed, same numbers,
+  but not disentanglement_lib's draws, so those two agree with it up to sampling noise.
 
 Importing this module does not import TensorFlow.
 """
@@ -207,23 +211,68 @@ def _prepare(ground_truth_data, representation_function, random_state):
     data = GroundTruthDataAdapter(ground_truth_data, random_state)
     if not callable(representation_function):
         raise TypeError("representation_function must be a callable: observations -> codes [num, D]")
-    return data, data.generator()
+    return data
+
+
+def _sample_points(data, representation_function, num_points, batch_size):
+    """(codes [N, D], factors [N, K]) drawn batch by batch as disentanglement_lib draws them.
+
+    Each batch samples its factors and then their observations from the random state (the
+    data object's ``sample`` if it has one), so the same ``RandomState`` gives the same
+    points, and hence the same codes, as disentanglement_lib's metrics.
+    """
+    num_points = utils.check_positive_int(num_points, "num_points")
+    batch_size = utils.check_positive_int(batch_size, "batch_size")
+    source, random_state = data.ground_truth_data, data.random_state
+    codes, factors = [], []
+    for start in range(0, num_points, batch_size):
+        count = min(batch_size, num_points - start)
+        if hasattr(source, "sample"):
+            batch_factors, observations = source.sample(count, random_state)
+        else:
+            batch_factors = source.sample_factors(count, random_state)
+            observations = source.sample_observations_from_factors(batch_factors, random_state)
+        batch_codes = np.asarray(representation_function(observations), dtype=np.float64)
+        if batch_codes.ndim != 2 or batch_codes.shape[0] != count:
+            raise ValueError(
+                f"representation_function must map {count} observations to codes [{count}, D], "
+                f"got shape {batch_codes.shape}"
+            )
+        codes.append(batch_codes)
+        factors.append(utils.check_factors(batch_factors, "ground_truth_data.sample_factors(...)"))
+    codes, factors = np.concatenate(codes), np.concatenate(factors)
+    if factors.shape[1] != len(data.factor_sizes):
+        raise ValueError(
+            f"ground_truth_data.sample_factors must return {len(data.factor_sizes)} factors a point, "
+            f"got {factors.shape[1]}"
+        )
+    if not np.all(np.isfinite(codes)):
+        raise ValueError("representation_function returned non-finite codes")
+    return codes, factors
+
+
+def _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test, batch_size):
+    data = _prepare(ground_truth_data, representation_function, random_state)
+    train = _sample_points(data, representation_function, num_train, batch_size)
+    test = _sample_points(data, representation_function, num_test, batch_size)
+    return train, test
 
 
 def compute_mig(ground_truth_data, representation_function, random_state, artifact_dir=None, num_train=10000,
                 batch_size=16):
     """Histogram MIG (``refvae.metrics.mig``) → {"discrete_mig"}."""
     del artifact_dir  # unused, as in disentanglement_lib
-    data, rng = _prepare(ground_truth_data, representation_function, random_state)
-    result = metrics.compute_mig(data, representation_function, rng, num_train=num_train, batch_size=batch_size)
-    return {"discrete_mig": result["mig"]}
+    data = _prepare(ground_truth_data, representation_function, random_state)
+    codes, factors = _sample_points(data, representation_function, num_train, batch_size)
+    return {"discrete_mig": metrics.mig(codes, factors)["mig"]}
 
 
 def compute_beta_vae_sklearn(ground_truth_data, representation_function, random_state, artifact_dir=None,
                              batch_size=64, num_train=10000, num_eval=5000):
     """BetaVAE score (``refvae.metrics.beta_vae_score``) → {"train_accuracy", "eval_accuracy"}."""
     del artifact_dir
-    data, rng = _prepare(ground_truth_data, representation_function, random_state)
+    data = _prepare(ground_truth_data, representation_function, random_state)
+    rng = data.generator()
     result = metrics.beta_vae_score(data, representation_function, rng, batch_size=batch_size, num_train=num_train,
                                     num_eval=num_eval)
     return {"train_accuracy": result["train_accuracy"], "eval_accuracy": result["eval_accuracy"]}
@@ -237,7 +286,8 @@ def compute_factor_vae(ground_truth_data, representation_function, random_state,
     ``prune_threshold`` (0.05) and ``num_active_dims`` (codes kept).
     """
     del artifact_dir
-    data, rng = _prepare(ground_truth_data, representation_function, random_state)
+    data = _prepare(ground_truth_data, representation_function, random_state)
+    rng = data.generator()
     result = metrics.factor_vae_score(data, representation_function, rng, batch_size=batch_size, num_train=num_train,
                                       num_eval=num_eval, num_variance_estimate=num_variance_estimate,
                                       prune_threshold=prune_threshold)
@@ -246,14 +296,14 @@ def compute_factor_vae(ground_truth_data, representation_function, random_state,
 
 def compute_dci(ground_truth_data, representation_function, random_state, artifact_dir=None, num_train=10000,
                 num_test=5000, batch_size=16):
-    """DCI (``refvae.metrics.compute_dci``, gradient boosting with a fixed random_state).
+    """DCI (``refvae.metrics.dci``, gradient boosting with a fixed random_state).
 
     Returns {"informativeness_train", "informativeness_test", "disentanglement", "completeness"}.
     """
     del artifact_dir
-    data, rng = _prepare(ground_truth_data, representation_function, random_state)
-    result = metrics.compute_dci(data, representation_function, rng, num_train=num_train, num_test=num_test,
-                                 batch_size=batch_size)
+    train, test = _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test,
+                                     batch_size)
+    result = metrics.dci(*train, *test)
     return {
         "informativeness_train": result["informativeness_train"],
         "informativeness_test": result["informativeness"],
@@ -264,24 +314,24 @@ def compute_dci(ground_truth_data, representation_function, random_state, artifa
 
 def compute_sap(ground_truth_data, representation_function, random_state, artifact_dir=None, num_train=10000,
                 num_test=5000, batch_size=16, continuous_factors=False):
-    """SAP (``refvae.metrics.compute_sap``) → {"SAP_score"}."""
+    """SAP (``refvae.metrics.sap``) → {"SAP_score"}."""
     del artifact_dir
-    data, rng = _prepare(ground_truth_data, representation_function, random_state)
-    result = metrics.compute_sap(data, representation_function, rng, num_train=num_train, num_test=num_test,
-                                 batch_size=batch_size, continuous_factors=continuous_factors)
-    return {"SAP_score": result["sap"]}
+    train, test = _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test,
+                                     batch_size)
+    return {"SAP_score": metrics.sap(*train, *test, continuous_factors=continuous_factors)["sap"]}
 
 
 def compute_modularity_explicitness(ground_truth_data, representation_function, random_state, artifact_dir=None,
                                     num_train=10000, num_test=5000, batch_size=16):
-    """Modularity and explicitness (``refvae.metrics.compute_modularity``).
+    """Modularity and explicitness (``refvae.metrics.modularity``).
 
     Returns {"modularity_score", "explicitness_score_train", "explicitness_score_test"}.
     """
     del artifact_dir
-    data, rng = _prepare(ground_truth_data, representation_function, random_state)
-    result = metrics.compute_modularity(data, representation_function, rng, num_train=num_train, num_test=num_test,
-                                        batch_size=batch_size)
+    (train_codes, train_factors), (test_codes, test_factors) = _train_test_points(
+        ground_truth_data, representation_function, random_state, num_train, num_test, batch_size
+    )
+    result = metrics.modularity(train_codes, train_factors, test_codes=test_codes, test_factors=test_factors)
     return {
         "modularity_score": result["modularity"],
         "explicitness_score_train": result["explicitness_train"],
@@ -291,25 +341,25 @@ def compute_modularity_explicitness(ground_truth_data, representation_function, 
 
 def compute_irs(ground_truth_data, representation_function, random_state, artifact_dir=None, diff_quantile=0.99,
                 num_train=10000, batch_size=16):
-    """Interventional robustness score (``refvae.metrics.compute_irs``) → {"IRS", "num_active_dims"}."""
+    """Interventional robustness score (``refvae.metrics.irs``) → {"IRS", "num_active_dims"}."""
     del artifact_dir
-    data, rng = _prepare(ground_truth_data, representation_function, random_state)
-    result = metrics.compute_irs(data, representation_function, rng, num_train=num_train, batch_size=batch_size,
-                                 diff_quantile=diff_quantile)
+    data = _prepare(ground_truth_data, representation_function, random_state)
+    codes, factors = _sample_points(data, representation_function, num_train, batch_size)
+    result = metrics.irs(codes, factors, diff_quantile=diff_quantile)
     return {"IRS": result["irs"], "num_active_dims": result["num_active_dims"]}
 
 
 def unsupervised_metrics(ground_truth_data, representation_function, random_state, artifact_dir=None,
                          num_train=10000, batch_size=16):
-    """Unsupervised scores (``refvae.metrics.compute_unsupervised_scores``).
+    """Unsupervised scores (``refvae.metrics.unsupervised_scores``).
 
     Returns {"gaussian_total_correlation", "gaussian_wasserstein_correlation",
     "gaussian_wasserstein_correlation_norm", "mutual_info_score"}.
     """
     del artifact_dir
-    data, rng = _prepare(ground_truth_data, representation_function, random_state)
-    result = metrics.compute_unsupervised_scores(data, representation_function, rng, num_train=num_train,
-                                                 batch_size=batch_size)
+    data = _prepare(ground_truth_data, representation_function, random_state)
+    codes, _ = _sample_points(data, representation_function, num_train, batch_size)
+    result = metrics.unsupervised_scores(codes)
     keys = ("gaussian_total_correlation", "gaussian_wasserstein_correlation", "gaussian_wasserstein_correlation_norm",
             "mutual_info_score")
     return {key: result[key] for key in keys}
@@ -321,13 +371,11 @@ def unsupervised_metrics(ground_truth_data, representation_function, random_stat
 def generate_batch_factor_code(ground_truth_data, representation_function, num_points, random_state, batch_size):
     """(codes [D, num_points], factors [K, num_points]) of freshly sampled points.
 
-    disentanglement_lib's layout: one column a point (refvae's functions are batch-first).
+    disentanglement_lib's layout (one column a point) and draw order (factors, then
+    observations, batch by batch); refvae's functions are batch-first.
     """
-    data, _ = _prepare(ground_truth_data, representation_function, random_state)
-    num_points = utils.check_positive_int(num_points, "num_points")
-    batch_size = utils.check_positive_int(batch_size, "batch_size")
-    factors = utils.sample_factors(data, num_points, None, name="ground_truth_data")
-    codes = utils.encode(data, representation_function, factors, batch_size, name="representation_function")
+    data = _prepare(ground_truth_data, representation_function, random_state)
+    codes, factors = _sample_points(data, representation_function, num_points, batch_size)
     return codes.T, factors.T
 
 
