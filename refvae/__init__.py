@@ -25,6 +25,7 @@ _SUBMODULES = (
     "cli",
     "viz",
     "course",
+    "compat",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

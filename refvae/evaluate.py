@@ -17,7 +17,8 @@ import numpy as np
 
 from refvae import train as training
 
-METRICS = ("mig", "mig-sampled", "beta-vae", "factor-vae", "dci", "sap", "modularity", "tc", "mi")
+METRICS = ("mig", "mig-sampled", "beta-vae", "factor-vae", "dci", "sap", "modularity", "irs",
+           "gaussian-correlation", "code-mi", "tc", "mi")
 DEFAULT_METRICS = ("mig", "factor-vae", "tc", "mi")
 
 
@@ -135,6 +136,12 @@ def compute_metrics(model, dataset, names, seed=0, num_points=10000, subgrid=Non
             result = metrics.compute_sap(dataset, representation, rng, num_train=num_points, num_test=test_points)
         elif name == "modularity":
             result = metrics.compute_modularity(dataset, representation, rng, num_train=num_points, num_test=test_points)
+        elif name == "irs":
+            result = metrics.compute_irs(dataset, representation, rng, num_train=num_points)
+        elif name in ("gaussian-correlation", "code-mi"):
+            codes, _ = metrics.utils.sample_representation(dataset, representation, num_points, rng)
+            score = metrics.gaussian_correlation if name == "gaussian-correlation" else metrics.code_mutual_info
+            result = score(codes)
         elif name == "tc":
             result = metrics.compute_tc_means_vs_samples(dataset, posterior, rng, num_points=min(num_points, 5000))
         else:
@@ -157,8 +164,9 @@ def _jsonable(value):
 def _headline(results):
     """The scalar scores of a metrics dict, e.g. {"mig": 0.21, "factor-vae": 0.74}."""
     keys = {"mig": "mig", "mig-sampled": "mig", "beta-vae": "eval_accuracy", "factor-vae": "eval_accuracy",
-            "dci": "disentanglement", "sap": "sap", "modularity": "modularity", "tc": "tc_mean",
-            "mi": "num_active_dims"}
+            "dci": "disentanglement", "sap": "sap", "modularity": "modularity", "irs": "irs",
+            "gaussian-correlation": "gaussian_wasserstein_correlation_norm", "code-mi": "mutual_info_score",
+            "tc": "tc_mean", "mi": "num_active_dims"}
     return {name: results[name][keys[name]] for name in results if keys[name] in results[name]}
 
 

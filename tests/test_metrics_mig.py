@@ -98,8 +98,20 @@ def test_mig_sampled_of_separated_codes_reaches_log_of_factor_size():
     loc = np.column_stack([grid_factors(sizes) * 10.0, np.zeros(12)])
     result = metrics.mig_sampled(loc, np.full((12, 3), 0.01), sizes, num_samples=200, seed=0)
     # Each sample's own subset holds all the density: log q(z|v) - log q(z) = log |V_k|.
-    assert np.allclose(result["mutual_info_nats"][[0, 1], [0, 1]], np.log(sizes), atol=1e-6)
+    assert np.allclose(result["mutual_info"][[0, 1], [0, 1]], np.log(sizes), atol=1e-6)
+    assert np.allclose(result["normalized_mutual_info"][[0, 1], [0, 1]], 1.0, atol=1e-6)
     assert result["mig"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_mig_sampled_mutual_info_is_in_nats_like_mig_and_names_the_normalised_matrix():
+    sizes = (3, 4)
+    rng = np.random.default_rng(2)
+    loc = np.column_stack([grid_factors(sizes) + rng.normal(0, 0.3, size=(12, 2)), rng.normal(size=12)])
+    result = metrics.mig_sampled(loc, np.full((12, 3), 0.5), sizes, num_samples=300, seed=1)
+    assert result["mutual_info_nats"] is result["mutual_info"]  # the 0.1.0 alias, same nats
+    assert np.array_equal(result["normalized_mutual_info"], np.maximum(result["mutual_info"], 0) / np.log(sizes))
+    gaps = -np.sort(-result["normalized_mutual_info"], axis=0)
+    assert np.allclose(result["per_factor"], gaps[0] - gaps[1])
 
 
 def test_mig_sampled_of_a_duplicated_code_is_zero_for_that_factor():
@@ -123,8 +135,9 @@ def test_mig_sampled_matches_quadrature_for_a_two_component_mixture():
     exact = mixture_entropy - 0.5 * math.log(2 * math.pi * math.e)
     result = metrics.mig_sampled(loc, scale, (2,), num_samples=40000, seed=0)
     # Monte-Carlo standard error of the per-sample log ratio is below 0.004 here.
-    assert result["mutual_info_nats"][0, 0] == pytest.approx(exact, abs=0.012)
-    assert result["mutual_info"][1, 0] == 0.0  # clamped: the second dim carries nothing
+    assert result["mutual_info"][0, 0] == pytest.approx(exact, abs=0.012)
+    assert result["normalized_mutual_info"][0, 0] == pytest.approx(exact / math.log(2), abs=0.018)
+    assert result["normalized_mutual_info"][1, 0] == 0.0  # clamped: the second dim carries nothing
 
 
 def test_mig_sampled_same_seed_same_number_and_factors_subset():

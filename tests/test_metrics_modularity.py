@@ -4,9 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.metrics import mutual_info_score
 from test_metrics_utils import ToyGroundTruth, identity
 
 from refvae import metrics
+from refvae.metrics import utils
 
 
 def test_diagonal_mutual_info_is_fully_modular():
@@ -66,3 +68,54 @@ def test_modularity_rejects_bad_inputs():
         metrics.modularity(np.zeros((4, 2)), np.zeros((4, 2), int), test_codes=np.zeros((4, 2)))
     with pytest.raises(ValueError, match="non-negative"):
         metrics.modularity_from_mutual_info([[-1.0, 0.0]])
+
+
+def _three_codes_and_a_dead_one(seed, num_points=1000):
+    rng = np.random.default_rng(seed)
+    factors = rng.integers(0, 10, size=(num_points, 3))
+    codes = np.column_stack([factors + 0.01 * rng.normal(size=(num_points, 3)), np.zeros(num_points)])
+    return codes, factors
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_dead_code_scores_zero_modularity(seed):
+    # Each live code is binned from one factor (per-code modularity 1 − small leakage); the
+    # constant code carries no information about any factor (θ = 0), so it scores 0 and
+    # the mean is about 3/4, as the sklearn loop gives.
+    codes, factors = _three_codes_and_a_dead_one(seed)
+    result = metrics.modularity(codes, factors)
+    assert result["per_code"][3] == 0.0
+    assert result["mutual_info"][3].tolist() == [0.0, 0.0, 0.0]
+    bins = utils.discretize(codes, 20)
+    by_hand = np.array([[mutual_info_score(bins[:, j], factors[:, k]) for k in range(3)] for j in range(4)])
+    expected = metrics.modularity_from_mutual_info(by_hand)["modularity"]
+    assert result["modularity"] == pytest.approx(expected, abs=1e-12)
+    assert result["modularity"] == pytest.approx(0.75, abs=0.001)
+
+
+def test_a_near_constant_code_scores_from_its_small_but_real_information():
+    # One of 1000 points moved to another bin: that bin reveals the point's three factor
+    # values, so each I(z_3; v_k) is small (of order log(10)/1000) but real, and the code's
+    # modularity is 1 − (Σ_k m_k² − θ)/(θ (K − 1)) of that row, not 0 and not round-off.
+    codes, factors = _three_codes_and_a_dead_one(4)
+    codes[0, 3] = 1.0
+    result = metrics.modularity(codes, factors)
+    bins = utils.discretize(codes, 20)
+    row = np.array([mutual_info_score(bins[:, 3], factors[:, k]) for k in range(3)])
+    assert np.all(row > 0)
+    squared = row**2
+    expected = 1 - (squared.sum() - squared.max()) / (squared.max() * 2)
+    assert result["per_code"][3] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_collapsed_code_reads_the_plug_in_bias_not_zero():
+    # A code that moves by 1e-9 is binned over its own range: its histogram MI with each
+    # factor is the plug-in bias ≈ (bins − 1)(|V| − 1) / (2N) = 19 · 9 / 2000 = 0.0855 nats.
+    values = []
+    for seed in (1, 2, 3):
+        codes, factors = _three_codes_and_a_dead_one(seed)
+        codes[:, 3] = 1e-9 * np.random.default_rng(seed + 10).normal(size=1000)
+        result = metrics.modularity(codes, factors)
+        values.extend(result["mutual_info"][3])
+        assert 0.0 < result["per_code"][3] < 0.5
+    assert np.mean(values) == pytest.approx(19 * 9 / 2000, rel=0.2)

@@ -129,3 +129,38 @@ def test_mi_matrix_fast_path_and_factor_entropy_match_the_general_path():
     fast, entropy = utils.discrete_mutual_info_matrix(bins, factors, num_code_labels=20, return_factor_entropy=True)
     np.testing.assert_allclose(fast, general, atol=1e-12)
     np.testing.assert_allclose(entropy, [mutual_info_score(f, f) for f in factors.T], atol=1e-12)
+
+
+def test_a_constant_code_or_factor_has_exactly_zero_mutual_info_and_entropy():
+    # n_a = N and n_ab = n_b in every cell: each log[(n_ab N) / (n_a n_b)] is log 1 = 0.
+    rng = np.random.default_rng(1)
+    factors = rng.integers(0, 10, size=(1000, 3))
+    codes = np.column_stack([factors[:, 0], np.zeros(1000, int)])
+    matrix, entropy = utils.discrete_mutual_info_matrix(codes, factors, return_factor_entropy=True)
+    assert matrix[1].tolist() == [0.0, 0.0, 0.0]
+    constant_factor = np.column_stack([factors[:, 0], np.full(1000, 4)])
+    matrix, entropy = utils.discrete_mutual_info_matrix(codes, constant_factor, return_factor_entropy=True)
+    assert matrix[:, 1].tolist() == [0.0, 0.0] and entropy[1] == 0.0
+    assert utils.discrete_entropy(np.full((1000, 1), 7))[0] == 0.0
+
+
+def test_exactly_independent_counts_give_exactly_zero_mutual_info():
+    # every (code, factor) cell holds 25 of 300 points: n_ab N == n_a n_b exactly
+    code = np.repeat(np.arange(3), 100)
+    factor = np.tile(np.arange(4), 75)
+    assert utils.discrete_mutual_info_matrix(code[:, None], factor[:, None])[0, 0] == 0.0
+
+
+def test_near_constant_code_matches_the_entropy_difference_by_hand():
+    # 999 points in bin 0, one point in bin 1 with factor value 0; the factor splits 500/500.
+    num_points = 1000
+    factor = np.repeat([0, 1], 500)
+    code = np.zeros(num_points, int)
+    code[0] = 1
+    # I = H(code) - H(code | factor); given factor 1 the code is constant.
+    h_code = -(999 / 1000) * math.log(999 / 1000) - (1 / 1000) * math.log(1 / 1000)
+    h_code_given_factor = 0.5 * (-(499 / 500) * math.log(499 / 500) - (1 / 500) * math.log(1 / 500))
+    expected = h_code - h_code_given_factor
+    matrix = utils.discrete_mutual_info_matrix(code[:, None], factor[:, None])
+    assert matrix[0, 0] == pytest.approx(expected, rel=1e-12)
+    assert matrix[0, 0] == pytest.approx(mutual_info_score(code, factor), rel=1e-12)

@@ -28,6 +28,14 @@ def test_numpy_only_modules_do_not_load_tensorflow():
     assert out.strip() == "False"
 
 
+def test_compat_layer_does_not_load_tensorflow():
+    out = _python(
+        "import sys, refvae; refvae.compat.disentanglement_lib; import refvae.compat.disentanglement_lib; "
+        "print('tensorflow' in sys.modules, 'refvae.compat.disentanglement_lib' in sys.modules)"
+    )
+    assert out.split() == ["False", "True"]
+
+
 def test_submodules_load_on_first_attribute_access():
     out = _python("import sys, refvae; refvae.info; print('refvae.info' in sys.modules)")
     assert out.strip() == "True"

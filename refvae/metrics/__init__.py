@@ -18,6 +18,11 @@ sizes of the literature (disentanglement_lib, ``unsupervised_study_v1``) as defa
 ``tc_means_vs_samples``  TC of mean codes vs TC of sampled codes (004)
 ``unsupervised_accuracy``  Hungarian-matched cluster accuracy (000, 003)
 ``concrete_mig``         MIG between a Concrete group and the best continuous code (002 §6)
+``irs``                  interventional robustness, Suter et al. 2019 — ``compute_irs``
+``gaussian_correlation``  Gaussian total and Wasserstein correlation of the codes (no factors)
+``code_mutual_info``     mean MI between pairs of discretised codes (no factors)
+``unsupervised_scores``  the last two together (Locatello et al. 2019) — ``compute_unsupervised_scores``
+``split_train_test``     first ceil(N · fraction) rows train, the rest test
 =======================  ===================================================================
 
 Importing this package does not import TensorFlow; the functions that need it
@@ -26,8 +31,11 @@ Importing this package does not import TensorFlow; the functions that need it
 
 from refvae.metrics.beta_vae import beta_vae_features, beta_vae_score, beta_vae_score_from_features
 from refvae.metrics.clustering import cluster_assignment, compute_concrete_mig, concrete_mig, unsupervised_accuracy
+from refvae.metrics.code_mutual_info import code_mutual_info
 from refvae.metrics.dci import IMPORTANCE_METHODS, compute_dci, dci, dci_from_importance, importance_matrix
 from refvae.metrics.factor_vae import factor_vae_score, factor_vae_votes, majority_vote_accuracy, prune_dims
+from refvae.metrics.gaussian_correlation import gaussian_correlation, gaussian_wasserstein_correlation
+from refvae.metrics.irs import compute_irs, irs
 from refvae.metrics.mig import compute_mig, mig, mig_from_mutual_info, mig_sampled, subgrid_factors
 from refvae.metrics.modularity import compute_modularity, explicitness, modularity, modularity_from_mutual_info
 from refvae.metrics.mutual_info import (
@@ -44,22 +52,26 @@ from refvae.metrics.tc import (
     tc_of_means,
     tc_of_samples,
 )
+from refvae.metrics.unsupervised import compute_unsupervised_scores, unsupervised_scores
+from refvae.metrics.utils import split_train_test
 
 __all__ = [
-    "IMPORTANCE_METHODS",
     "active_dimensions",
     "aggregate_marginal_variance",
     "beta_vae_features",
     "beta_vae_score",
     "beta_vae_score_from_features",
     "cluster_assignment",
+    "code_mutual_info",
     "compute_concrete_mig",
     "compute_dci",
     "compute_dimwise_mutual_information",
+    "compute_irs",
     "compute_mig",
     "compute_modularity",
     "compute_sap",
     "compute_tc_means_vs_samples",
+    "compute_unsupervised_scores",
     "concrete_mig",
     "dci",
     "dci_from_importance",
@@ -67,22 +79,27 @@ __all__ = [
     "explicitness",
     "factor_vae_score",
     "factor_vae_votes",
+    "gaussian_correlation",
+    "gaussian_wasserstein_correlation",
     "importance_matrix",
+    "IMPORTANCE_METHODS",
+    "irs",
     "majority_vote_accuracy",
     "mig",
     "mig_from_mutual_info",
     "mig_sampled",
     "minibatch_tc_terms",
-    "minibatch_tc_terms",
-    "subgrid_factors",
     "modularity",
     "modularity_from_mutual_info",
     "prune_dims",
     "sap",
     "sap_from_scores",
     "sap_score_matrix",
+    "split_train_test",
+    "subgrid_factors",
     "tc_means_vs_samples",
     "tc_of_means",
     "tc_of_samples",
     "unsupervised_accuracy",
+    "unsupervised_scores",
 ]

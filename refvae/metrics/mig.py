@@ -176,8 +176,11 @@ def mig_sampled(loc, scale, factor_sizes, num_samples=10000, factors=None, seed=
 
     Returns:
         dict: "mig" float, "per_factor" [len(factors)], "mutual_info" [D, len(factors)]
-        (I(z_j; v_k) / log |V_k|, clamped), "mutual_info_nats" [D, len(factors)] (unclamped),
-        "factors" the scored indices.
+        (I(z_j; v_k) in nats, the Monte-Carlo estimate unclamped, as ``mig`` returns it),
+        "normalized_mutual_info" [D, len(factors)] (max(I, 0) / log |V_k|, the matrix whose
+        column gaps are MIG), "factors" the scored indices. "mutual_info_nats" is the same
+        array as "mutual_info", kept for one release for code written against 0.1.0
+        (where "mutual_info" held the normalised matrix).
 
     Example:
         >>> import numpy as np
@@ -220,14 +223,15 @@ def mig_sampled(loc, scale, factor_sizes, num_samples=10000, factors=None, seed=
     log_marginal, log_conditional = utils.gaussian_mixture_log_means(
         z, sample_index, loc, scale, factor_sizes, factors, chunk_elements
     )
-    mutual_info_nats = np.mean(log_conditional - log_marginal[None], axis=1).T  # [D, K_scored]
+    mutual_info = np.mean(log_conditional - log_marginal[None], axis=1).T  # [D, K_scored] nats
     log_sizes = np.log(np.array([factor_sizes[k] for k in factors], dtype=np.float64))
-    normalised = np.maximum(mutual_info_nats, 0.0) / log_sizes
-    per_factor = mig_from_mutual_info(normalised, np.ones(len(factors)))
+    normalized = np.maximum(mutual_info, 0.0) / log_sizes
+    per_factor = mig_from_mutual_info(normalized, np.ones(len(factors)))
     return {
         "mig": float(np.mean(per_factor)),
         "per_factor": per_factor,
-        "mutual_info": normalised,
-        "mutual_info_nats": mutual_info_nats,
+        "mutual_info": mutual_info,
+        "normalized_mutual_info": normalized,
+        "mutual_info_nats": mutual_info,
         "factors": list(factors),
     }

@@ -5,7 +5,13 @@ m_jk = I(z_j; v_k) (histogram MI of the discretised code, as for MIG) and θ_j =
 
     δ_j = (Σ_k m_jk² − θ_j) / (θ_j (K − 1)),   modularity_j = 1 − δ_j  (0 when θ_j = 0),
 
-and the modularity score is the mean over codes. Explicitness asks whether each factor is
+and the modularity score is the mean over codes. A code that takes a single value has
+m_jk = 0 exactly and scores 0. A code that only *nearly* does (a collapsed code whose mean
+moves by 1e-9) is binned over its own tiny range like any other code, so its m_jk are the
+plug-in estimator's positive bias, about (bins − 1)(|V_k| − 1) / (2N) nats each (0.086 for 20
+bins, 10 values, N = 1000); spread about evenly over the factors they give it a low but
+nonzero score (0.1–0.3 in that case). That is the definition (and disentanglement_lib's);
+drop collapsed codes first if they should not count. Explicitness asks whether each factor is
 linearly decodable from all codes: for each factor a default scikit-learn
 ``LogisticRegression`` on codes standardised with the training mean and deviation, scored by
 the macro one-vs-rest ROC-AUC of its class probabilities; explicitness is the mean over

@@ -39,6 +39,7 @@ __all__ = [
     "discrete_entropy",
     "discrete_mutual_info_matrix",
     "sample_representation",
+    "split_train_test",
     "gaussian_mixture_log_means",
 ]
 
@@ -186,6 +187,49 @@ def sample_representation(data, representation, num_points, rng, batch_size=64):
     return encode(data, representation, factors, batch_size), factors
 
 
+def split_train_test(*arrays, train_fraction=0.8):
+    """Split arrays by rows: the first ceil(N · train_fraction) rows train, the rest test.
+
+    The points a metric samples are independent draws, so the first rows are as good a
+    training set as any random subset (disentanglement_lib's convention, batch-first here).
+
+    Args:
+        *arrays: one or more arrays with the same number of rows N >= 2.
+        train_fraction: float in (0, 1); both parts must be non-empty.
+
+    Returns:
+        list (a_train, a_test, b_train, b_test, ...), as ``sklearn``'s ``train_test_split``.
+
+    Example:
+        >>> import numpy as np
+        >>> codes_train, codes_test = split_train_test(np.arange(10)[:, None], train_fraction=0.75)
+        >>> codes_train.shape, codes_test.shape
+        ((8, 1), (2, 1))
+    """
+    if not arrays:
+        raise ValueError("split_train_test needs at least one array")
+    if isinstance(train_fraction, bool) or not isinstance(train_fraction, numbers.Real):
+        raise TypeError(f"train_fraction must be a float in (0, 1), got {type(train_fraction).__name__}")
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    arrays = [np.asarray(array) for array in arrays]
+    if any(array.ndim < 1 for array in arrays):
+        raise ValueError("every array to split must have at least one dimension (rows)")
+    check_same_length(**{f"arrays[{i}]": array for i, array in enumerate(arrays)})
+    num_points = arrays[0].shape[0]
+    # round first so that e.g. 10 × 0.7 = 7.000000000000001 keeps 7 rows, not 8
+    num_train = int(math.ceil(round(num_points * train_fraction, 9)))
+    if num_train >= num_points:
+        raise ValueError(
+            f"train_fraction={train_fraction} of {num_points} rows leaves no test rows; "
+            f"pass more rows or a smaller fraction"
+        )
+    split = []
+    for array in arrays:
+        split.extend([array[:num_train], array[num_train:]])
+    return split
+
+
 # ----------------------------------------------------------------------------- discrete MI
 
 
@@ -246,9 +290,17 @@ def as_labels(values):
     return labels, sizes
 
 
-def _entropy_from_counts(counts, total):
-    counts = counts[counts > 0].astype(np.float64)
-    return float(math.log(total) - np.dot(counts, np.log(counts)) / total)
+def _entropy_from_counts(counts, total, axis=None):
+    """Σ_b (n_b/N) log(N/n_b) of histogram counts (over ``axis``).
+
+    Written per cell, not as log N − (1/N) Σ n_b log n_b: a value that holds all N points
+    contributes log(N/N) = 0 exactly, so a constant column has entropy exactly 0 (the
+    difference form leaves round-off of order 1e-16 there).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        terms = np.where(counts > 0, counts * np.log(total / np.maximum(counts, 1.0)), 0.0)
+    return np.sum(terms, axis=axis) / total
 
 
 def discrete_entropy(labels):
@@ -256,7 +308,7 @@ def discrete_entropy(labels):
     labels, sizes = as_labels(np.asarray(labels).reshape(len(labels), -1))
     total = labels.shape[0]
     return np.array(
-        [_entropy_from_counts(np.bincount(labels[:, k], minlength=sizes[k]), total) for k in range(labels.shape[1])]
+        [float(_entropy_from_counts(np.bincount(labels[:, k], minlength=sizes[k]), total)) for k in range(labels.shape[1])]
     )
 
 
@@ -270,10 +322,14 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
     For a group of factors one joint histogram of all D codes is built with a single
     ``np.bincount`` over (code index, code label, factor labels), then
 
-        I(a; b) = Σ_ab p̂(a, b) log[p̂(a, b) / (p̂(a) p̂(b))]
-                = log N + (1/N) Σ_ab n_ab log n_ab − (1/N) Σ_a n_a log n_a − (1/N) Σ_b n_b log n_b,
+        I(a; b) = Σ_ab p̂(a, b) log[p̂(a, b) / (p̂(a) p̂(b))] = (1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)],
 
-    the same quantity as ``sklearn.metrics.mutual_info_score(a, b)``.
+    the same quantity as ``sklearn.metrics.mutual_info_score(a, b)``. Each cell's ratio is
+    formed from integer counts (exact in float64 while n_ab N < 2⁵³), so wherever the counts
+    factorise exactly the log is exactly 0: a code or factor that takes a single value
+    (n_a = N, n_ab = n_b) has I = 0 exactly, not the 1e-16 of round-off that the
+    equivalent form log N + (1/N)(Σ n_ab log n_ab − Σ n_a log n_a − Σ n_b log n_b) leaves
+    and that a ratio of mutual informations (modularity) would read as information.
 
     Args:
         code_labels: discrete array [N, D] (e.g. from ``discretize``).
@@ -299,10 +355,13 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
         )
     width = max(code_sizes)
 
-    def sum_n_log_n(counts, axis):
-        return np.sum(counts * np.log(np.maximum(counts, 1.0)), axis=axis)
+    def mutual_info_from_joint(pair, code_counts, factor_counts):
+        # (1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)] for each code: pair [D, width, V].
+        expected = code_counts[:, :, None] * factor_counts[None, None, :]
+        occupied = pair > 0
+        ratio = np.where(occupied, pair * float(num_points), 1.0) / np.where(occupied, expected, 1.0)
+        return np.sum(pair * np.log(ratio), axis=(1, 2)) / num_points
 
-    log_total = math.log(num_points)
     mutual_info = np.empty((num_codes, factor_labels.shape[1]))
     factor_entropy = np.empty(factor_labels.shape[1])
     # Factors are histogrammed in groups whose joint value count stays small (mixed radix,
@@ -330,15 +389,15 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
         joint_index += combined[:, None]
         joint = np.bincount(joint_index.reshape(-1), minlength=num_codes * width * stride)
         joint = joint.reshape(num_codes, width, *sizes).astype(np.float64)
-        code_term = sum_n_log_n(joint.reshape(num_codes, width, -1).sum(axis=2), axis=1)  # [D]
+        code_counts = joint.reshape(num_codes, width, -1).sum(axis=2)  # [D, width]
         for position, k in enumerate(group):
             others = tuple(2 + i for i in range(len(group)) if i != position)
             pair = joint.sum(axis=others) if others else joint  # [D, width, |V_k|]
-            factor_term = sum_n_log_n(pair[0].sum(axis=0), axis=0)
-            pair_term = sum_n_log_n(pair.reshape(num_codes, -1), axis=1)
-            mutual_info[:, k] = log_total + (pair_term - code_term - factor_term) / num_points
-            factor_entropy[k] = log_total - factor_term / num_points
-    # Round-off can leave -1e-16 where the MI is exactly zero.
+            factor_counts = pair[0].sum(axis=0)  # [|V_k|]
+            mutual_info[:, k] = mutual_info_from_joint(pair, code_counts, factor_counts)
+            factor_entropy[k] = _entropy_from_counts(factor_counts, num_points)
+    # A sum of positive and negative cell terms can still round to -1e-17 where the counts
+    # are independent only up to rounding; mutual information is >= 0.
     mutual_info = np.maximum(mutual_info, 0.0)
     return (mutual_info, factor_entropy) if return_factor_entropy else mutual_info
 

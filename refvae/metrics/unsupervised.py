@@ -1,0 +1,50 @@
+"""The unsupervised scores of Locatello et al. (ICML 2019) together, on sampled points.
+
+``unsupervised_scores(codes)`` returns the Gaussian total and Wasserstein correlation of the
+codes (``gaussian_correlation``) and the mean mutual information between pairs of
+discretised codes (``code_mutual_info``); ``compute_unsupervised_scores`` samples the
+points from a ground-truth data set (whose factors it does not use), as
+disentanglement_lib's ``unsupervised_metrics`` does.
+"""
+
+from refvae.metrics import utils
+from refvae.metrics.code_mutual_info import code_mutual_info
+from refvae.metrics.gaussian_correlation import gaussian_correlation
+
+__all__ = ["unsupervised_scores", "compute_unsupervised_scores"]
+
+
+def unsupervised_scores(codes, num_bins=20):
+    """Gaussian TC, Wasserstein correlation (and its norm) and mean pairwise code MI.
+
+    Args:
+        codes: [N, D] codes, N >= 2, D >= 2.
+        num_bins: bins per code for the mutual information.
+
+    Returns:
+        dict: "gaussian_total_correlation", "gaussian_wasserstein_correlation",
+        "gaussian_wasserstein_correlation_norm", "mutual_info_score", "covariance" [D, D],
+        "mutual_info" [D, D], "num_active_dims".
+    """
+    codes = utils.check_codes(codes, min_dims=2)
+    result = gaussian_correlation(codes)
+    result.update(code_mutual_info(codes, num_bins=num_bins))
+    return result
+
+
+def compute_unsupervised_scores(data, representation, rng, num_train=10000, batch_size=16, num_bins=20):
+    """``unsupervised_scores`` of ``representation`` on ``num_train`` points sampled from ``data``.
+
+    Args:
+        data: ground-truth data set (only its observations are used).
+        representation: observations -> codes [n, D] (NumPy).
+        rng: ``numpy.random.Generator`` or int seed.
+        num_train: points sampled (disentanglement_lib: 10,000).
+        batch_size: observations per call of ``representation``.
+        num_bins: bins per code.
+
+    Returns:
+        the dict of ``unsupervised_scores``.
+    """
+    codes, _ = utils.sample_representation(data, representation, num_train, rng, batch_size)
+    return unsupervised_scores(codes, num_bins=num_bins)
