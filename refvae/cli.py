@@ -40,7 +40,8 @@ def _add_train_options(parser):
                         help="start from a named setting (flags and --config override it): recipe (the default: what the "
                              "recipe study found fastest on CPU), 001 (001's MLP, batch 2048, MWS, 18,000 steps), "
                              "disentanglement-lib (conv 32-32-64-64, batch 64, Adam 1e-4, 300,000 steps)")
-    parser.add_argument("--model", choices=list(train.MODELS), help=f"objective (default {defaults.model})")
+    parser.add_argument("--model", choices=list(train.MODELS), metavar="MODEL",
+                        help=f"the model (default {defaults.model}); each takes only its own options: {_model_options()}")
     parser.add_argument("--data", choices=list(train.DATASETS), help=f"data set (default {defaults.data}: procedural, offline)")
     parser.add_argument("--steps", type=int, help=f"optimiser steps (default {defaults.steps})")
     parser.add_argument("--batch-size", type=int, help=f"batch size (default {defaults.batch_size})")
@@ -53,9 +54,12 @@ def _add_train_options(parser):
     parser.add_argument("--log-every", type=int, help=f"steps between history rows (default {defaults.log_every})")
     for name, meaning in (("alpha", "index-code MI weight (beta-tcvae, hfvae)"),
                           ("beta", "KL / TC weight (beta-vae, beta-tcvae, hfvae, rtc)"),
-                          ("gamma", "dimension-wise KL (beta-tcvae), within-group TC (hfvae) or capacity weight"),
-                          ("eta", "posterior-variance penalty (rtc)"),
-                          ("lam", "anchor weight (anchor-vae) or marginal-KL weight (info-vae)"),
+                          ("gamma", "dimension-wise KL (beta-tcvae), within-group TC (hfvae), capacity weight, "
+                                    "or the discriminator's TC weight (factor-vae; default 10)"),
+                          ("eta", "posterior-variance penalty (rtc; factor-vae: 004's RTC-VAE trained with the "
+                                  "discriminator's TC, default 0)"),
+                          ("lam", "anchor weight (anchor-vae), marginal-KL weight (info-vae), MI-bound weight "
+                                  "(infomax; default 1) or the top KL taken off, in [0, 1] (hierarchical; default 0)"),
                           ("capacity", "final capacity C in nats (capacity)"),
                           ("lambda-od", "off-diagonal covariance weight (dip-vae)")):
         parser.add_argument(f"--{name}", type=float, help=meaning)
@@ -66,9 +70,27 @@ def _add_train_options(parser):
                                          "(default: the architecture's)")
     parser.add_argument("--filters", help="comma-separated filters of the four stride-2 conv layers "
                                           "(default 32,32,64,64, disentanglement_lib's encoder)")
+    parser.add_argument("--discriminator-learning-rate", type=float,
+                        help="Adam step size of the discriminator (factor-vae; default 1e-4)")
+    parser.add_argument("--discriminator-hidden", help="comma-separated widths of the discriminator's hidden layers "
+                                                       "(factor-vae; default six of 1000, Kim & Mnih's)")
+    parser.add_argument("--num-classes", type=int,
+                        help="categories K of the categorical code: infomax's Concrete unit, hierarchical's z2 "
+                             f"(default {train.DEFAULT_NUM_CLASSES})")
+    parser.add_argument("--top-hidden", help="comma-separated widths between z1 and z2 (hierarchical; default "
+                                             "32,32,16,16; --hidden: between x and z1, default 512,512; "
+                                             "--latent-dim: the width of z1)")
     parser.add_argument("--strategy", choices=list(train.STRATEGIES),
                         help="default: one device; mirrored: tf.distribute.MirroredStrategy over the local devices, "
                              "with the TC estimators on the global batch")
+
+
+def _model_options():
+    """"vae (none), beta-vae (--beta), ...": every model of ``train.MODELS`` with its options."""
+    from refvae import train
+
+    return ", ".join(f"{name} ({' '.join('--' + o.replace('_', '-') for o in options) or 'none'})"
+                     for name, (_, options) in train.MODELS.items())
 
 
 def _integers(text, option):
@@ -92,7 +114,7 @@ def _train_config(args):
         value = getattr(args, field, None)
         if value is not None:
             values[field] = value
-    for key in ("anchors", "hidden", "filters"):
+    for key in train.LIST_OPTIONS:
         if isinstance(values.get(key), str):
             values[key] = _integers(values[key], f"--{key}")
     return train.TrainConfig.from_dict(values).validate()

@@ -56,13 +56,44 @@ def check_model_matches(model, dataset, config, run_dir):
                          f"has {latent_dim} latent dimensions: config.json no longer matches the model")
 
 
+def _gaussian_part(model):
+    """(index of the Gaussian part of the model's latent, its first event coordinate);
+    (None, 0) for a Gaussian latent."""
+    from refvae import latents
+
+    if not isinstance(model.latent, latents.Grouped):
+        return None, 0
+    offset = 0
+    for index, part in enumerate(model.latent.parts):
+        if isinstance(part, latents.DiagonalGaussian):
+            return index, offset
+        offset += part.event_size
+    raise ValueError(f"the model's latent {model.latent!r} has no Gaussian part for the metrics to score")
+
+
+def code_posterior(model, x):
+    """q(z | x) of the Gaussian code the metrics score: a ``tfd.Normal`` with batch [B, D].
+
+    The whole latent of a Gaussian VAE (FactorVAE's too); the Gaussian part of a grouped
+    latent (InfoMax's, whose categorical code c is a cluster label:
+    ``refvae.metrics.unsupervised_accuracy``); z1 of the hierarchical model (000 §6.1).
+    """
+    from refvae.models import HierarchicalVAE
+
+    if isinstance(model, HierarchicalVAE):
+        return model.posterior1(x)
+    index, _ = _gaussian_part(model)
+    posterior = model.posterior(x)
+    return posterior if index is None else posterior.parts[index]
+
+
 def _encoders(model, batch_size=256):
     """(representation: x -> mean codes, posterior: x -> (loc, scale)) as NumPy functions."""
 
     def posterior(x):
         locs, scales = [], []
         for start in range(0, len(x), batch_size):
-            dist = model.posterior(x[start:start + batch_size])
+            dist = code_posterior(model, x[start:start + batch_size])
             locs.append(np.asarray(dist.loc))
             scales.append(np.asarray(dist.scale))
         return np.concatenate(locs), np.concatenate(scales)
@@ -277,6 +308,37 @@ def traversal_factor(mutual_info_row, factor_entropy, factor_names, share=0.5):
     return " + ".join(names)
 
 
+def _traversals(model, x, dims, values):
+    """Images decoded from the code of one observation x [1, ...] with each Gaussian code
+    dimension in ``dims`` set to each of ``values`` in turn; the rest of the code (InfoMax's
+    categorical part) stays at x's mean."""
+    from refvae import viz
+    from refvae.models import HierarchicalVAE
+
+    if isinstance(model, HierarchicalVAE):
+        code, offset = model.posterior1(x).loc, 0
+        decode = lambda z: model.likelihood.mean(model.decoder1(z))    # noqa: E731
+    else:
+        (_, offset), code, decode = _gaussian_part(model), model.latent.mean(model.posterior(x)), model.decode
+    codes = viz.traversal_codes(np.asarray(code)[0], [offset + int(d) for d in dims], values)
+    return np.asarray(decode(codes.astype(np.float32)))
+
+
+def _samples(model, seed, reference):
+    """(32 generated images, figure title, caption) for the report."""
+    from refvae.models import HierarchicalVAE
+
+    if isinstance(model, HierarchicalVAE):
+        return (np.asarray(model.sample(32, seed=seed)), "Samples: z2 uniform over the classes, z1 ~ p(z1 | z2)",
+                "Samples of the two-layer generative model of 000 eq 19: a uniform one-hot z2, z1 from p(z1|z2), "
+                "x from p(x|z1).")
+    prior_samples = np.asarray(model.sample(16, source="prior", seed=seed))
+    marginal_samples = np.asarray(model.sample(16, source="marginals", seed=seed, reference=reference))
+    return (np.concatenate([prior_samples, marginal_samples]),
+            "Samples: prior (top two rows), Π_j q(z_j) (bottom two rows)",
+            "Samples decoded from the prior and from the product of the aggregate marginals (000 §5).")
+
+
 def write_report(run_dir, model, dataset, config, results, seed=0):
     """report.html and its PNG figures in RUN_DIR/report/."""
     from refvae import metrics, viz
@@ -300,7 +362,8 @@ def write_report(run_dir, model, dataset, config, results, seed=0):
     save(viz.image_grid(np.concatenate([x, reconstruction]), ncols=8, title="Data (top) and reconstructions (bottom)"),
          "reconstructions", "Eight data points and their reconstructions from the mean code.")
 
-    loc, scale = posterior(dataset.observations_from_factors(dataset.sample_factors(2000, rng)))
+    observations = dataset.observations_from_factors(dataset.sample_factors(2000, rng))
+    loc, scale = posterior(observations)
     mi = metrics.dimwise_mutual_information(loc, scale, seed=seed)
     order = np.argsort(-np.asarray(mi["mutual_info"]))
     save(viz.bars(mi["mutual_info"], title="Per-dimension I(x; z_j)", ylabel="nats"),
@@ -318,8 +381,7 @@ def write_report(run_dir, model, dataset, config, results, seed=0):
 
     values = np.linspace(-2.5, 2.5, 8)
     rows = order[: min(6, len(order))]
-    codes = viz.traversal_codes(loc[0], rows, values)
-    images = np.asarray(model.decode(codes.astype(np.float32)))
+    images = _traversals(model, observations[:1], rows, values)
     labels = [f"z{d} ({traversal_factor(mig_matrix[d], factor_entropy, dataset.factor_names)})" for d in rows]
     save(viz.image_grid(images, ncols=len(values), title="Latent traversals (most informative dimensions first)",
                         row_labels=labels),
@@ -328,12 +390,9 @@ def write_report(run_dir, model, dataset, config, results, seed=0):
                        "in the MI matrix above), a second factor when it gets at least half as much, 'inactive' "
                        "when no factor gets 5%.")
 
-    prior_samples = np.asarray(model.sample(16, source="prior", seed=seed))
     reference = dataset.observations_from_factors(dataset.sample_factors(1000, rng))
-    marginal_samples = np.asarray(model.sample(16, source="marginals", seed=seed, reference=reference))
-    save(viz.image_grid(np.concatenate([prior_samples, marginal_samples]), ncols=8,
-                        title="Samples: prior N(0, I) (top two rows), Π_j q(z_j) (bottom two rows)"),
-         "samples", "Samples decoded from the prior and from the product of the aggregate marginals (000 §5).")
+    samples, title, caption = _samples(model, seed, reference)
+    save(viz.image_grid(samples, ncols=8, title=title), "samples", caption)
 
     history = training.read_history(run_dir)
     if history:

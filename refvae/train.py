@@ -41,6 +41,11 @@ MODELS = {
     "rtc": ("rtc", ("beta", "eta")),
     "dip-vae": ("dip-vae-i", ("lambda_od",)),
     "info-vae": ("info-vae", ("lam",)),
+    # Models with their own networks and optimisers (``build_model``): the objective named
+    # here is the VAE side's; the options after the objective's weights are the model's.
+    "factor-vae": ("factor-vae", ("gamma", "eta", "discriminator_learning_rate", "discriminator_hidden")),
+    "infomax": ("vae", ("lam", "num_classes")),
+    "hierarchical": (None, ("lam", "num_classes", "top_hidden")),
 }
 DATASETS = ("dsprites", "dsprites-official", "shapes", "mnist", "fashion-mnist", "digits")
 ESTIMATORS = ("mws", "mss0", "mss1", "hfvae")
@@ -61,6 +66,11 @@ PRESETS = {
     "disentanglement-lib": dict(batch_size=64, architecture="conv", filters=(32, 32, 64, 64), hidden=None,
                                 learning_rate=1e-4, estimator="mss1", steps=300000),
 }
+DEFAULT_NUM_CLASSES = 10     # K of InfoMax's categorical code and of the hierarchical z2 (003, 000: ten digits)
+# Options that hold a list of integers ("1200,1200" on the command line).
+LIST_OPTIONS = ("anchors", "hidden", "filters", "top_hidden", "discriminator_hidden")
+# Options of one model each, not weights of an objective (checked by ``_check_model_options``).
+MODEL_OPTIONS = ("discriminator_learning_rate", "discriminator_hidden", "num_classes", "top_hidden")
 
 
 @dataclasses.dataclass
@@ -92,6 +102,17 @@ class TrainConfig:
         filters: filters of the conv net's four stride-2 layers (used by the conv architecture
             only): default (16, 16, 32, 32), the recipe study's; None or (32, 32, 64, 64) is
             disentanglement_lib's encoder.
+        discriminator_learning_rate: Adam step size of FactorVAE's discriminator (None:
+            1e-4, Kim & Mnih's).
+        discriminator_hidden: widths of its leaky-ReLU hidden layers (None: six of 1000,
+            Kim & Mnih's; (256, 256) trains in minutes on a CPU). ``factor-vae`` with ``eta`` > 0 is 004's RTC-VAE trained
+            with the discriminator's TC (004 §5.3), ``gamma`` in the role of 004's β.
+        num_classes: K of the categorical code: InfoMax's Concrete unit c beside the
+            Gaussian units, whose information is maximised (003 §4.4), or the hierarchical
+            model's one-hot top layer z2 (000 §6.1). None: 10.
+        top_hidden: widths between z1 and z2 of ``hierarchical`` (None: (32, 32, 16, 16),
+            000 §6.1); ``hidden`` are its widths between x and z1 (None: (512, 512)) and
+            ``latent_dim`` is the width of z1.
     """
 
     model: str = "beta-tcvae"
@@ -117,6 +138,10 @@ class TrainConfig:
     architecture: str = "auto"
     hidden: tuple = None
     filters: tuple = PRESETS["recipe"]["filters"]
+    discriminator_learning_rate: float = None
+    discriminator_hidden: tuple = None
+    num_classes: int = None
+    top_hidden: tuple = None
 
     def validate(self):
         """Raise ValueError naming the first option that makes no sense."""
@@ -158,6 +183,7 @@ class TrainConfig:
                 isinstance(a, bool) or not isinstance(a, int) for a in anchors):
             # int("0.7") would round and tuple("12") would split a string into digits
             raise ValueError(f"--anchors must be latent dimensions given as integers, such as 0,3; got {anchors!r}")
+        _check_model_options(self)
         if any(a < 0 or a >= self.latent_dim for a in anchors):
             raise ValueError(f"--anchors must lie in [0, {self.latent_dim}), got {list(anchors)}")
         self.anchors = tuple(anchors)
@@ -171,9 +197,8 @@ class TrainConfig:
 
     def to_dict(self):
         config = dataclasses.asdict(self)
-        for key in ("anchors", "hidden", "filters"):
-            if isinstance(config[key], tuple):
-                config[key] = list(config[key])
+        for key in LIST_OPTIONS:
+            config[key] = None if config[key] is None else list(config[key])
         return config
 
     def save(self, run_dir):
@@ -195,7 +220,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown config options {unknown}; known: {sorted(names)}")
         values = dict(values)
-        for key in ("anchors", "hidden", "filters"):
+        for key in LIST_OPTIONS:
             if isinstance(values.get(key), list):  # a string stays one: the CLI parses "1,2", validate refuses it
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -232,6 +257,34 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise ValueError(f"config {path} must be a table of options, got {type(values).__name__}")
         return values
+
+
+def _check_model_options(config):
+    """The options of one model (``MODEL_OPTIONS``, and what ``hierarchical`` cannot take);
+    ValueError naming the first bad one."""
+    takes = MODELS[config.model][1]
+    for name in MODEL_OPTIONS:
+        if getattr(config, name) is not None and name not in takes:
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to --model {config.model} "
+                             f"(it takes: {', '.join(takes)})")
+    rate = config.discriminator_learning_rate
+    if rate is not None and not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < 1):
+        raise ValueError(f"--discriminator-learning-rate must be in (0, 1), got {rate!r}")
+    classes = config.num_classes
+    if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 2):
+        raise ValueError(f"--num-classes must be an integer >= 2 (the categories of the code), got {classes!r}")
+    if config.top_hidden is not None:
+        config.top_hidden = _positive_ints(config.top_hidden, "--top-hidden", "widths such as 32,32,16,16")
+    if config.discriminator_hidden is not None:
+        config.discriminator_hidden = _positive_ints(config.discriminator_hidden, "--discriminator-hidden",
+                                                     "widths such as 256,256")
+    if config.model == "hierarchical":
+        if config.lam is not None and config.lam > 1:
+            raise ValueError(f"--lam of --model hierarchical must be in [0, 1] (the weight taken off the top KL), "
+                             f"got {config.lam!r}")
+        if config.architecture == "conv":
+            raise ValueError("--model hierarchical is built of MLPs (000 §6.1): use --architecture mlp or auto, "
+                             "and --hidden / --top-hidden for its widths")
 
 
 def _positive_ints(value, option, example):
@@ -271,26 +324,57 @@ def load_data(name):
 
 
 def build_model(config, dataset):
-    """The VAE of a config for a data set (``architecture="auto"``: conv for 64×64 images, an MLP otherwise)."""
+    """The model of a config for a data set, compiled with its optimiser(s) built
+    (``architecture="auto"``: conv for 64×64 images, an MLP otherwise)."""
     import keras
 
     from refvae import latents, models, objectives
 
     keras.utils.set_random_seed(config.seed)
-    latent = latents.DiagonalGaussian(config.latent_dim)
     shape = tuple(dataset.observation_shape)
+    common = dict(dataset_size=int(dataset.num_observations), estimator=config.estimator, seed=config.seed)
+    if config.model == "hierarchical":
+        model = _hierarchical(config, shape, common)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        model.optimizer.build(model.trainable_variables)   # built now, so a checkpoint restores into it
+        return model
+    latent = latents.DiagonalGaussian(config.latent_dim)
+    if config.model == "infomax":
+        # 003 §4.4: a categorical code c beside the Gaussian units; I(x; c) is maximised.
+        latent = latents.Grouped([latent, latents.Concrete(config.num_classes or DEFAULT_NUM_CLASSES)])
     architecture = config.architecture
     if architecture == "auto":
         architecture = "conv" if shape[:2] == (64, 64) else "mlp"
     options = {} if config.filters is None else {"filters": config.filters}
     encoder, decoder = models.networks.build(architecture, shape, latent, hidden=config.hidden, **options)
-    objective = objectives.get(MODELS[config.model][0], **config.objective_kwargs())
-    model = models.VAE(
-        encoder, decoder, latent, "bernoulli", objective,
-        dataset_size=int(dataset.num_observations), estimator=config.estimator, seed=config.seed,
-    )
+    if config.model == "factor-vae":
+        model = models.FactorVAE(encoder, decoder, latent, "bernoulli", **_given(config, MODELS["factor-vae"][1]),
+                                 **common)
+    elif config.model == "infomax":
+        model = models.InfoMaxVAE(encoder, decoder, latent, "bernoulli", info_units=[config.latent_dim],
+                                  **_given(config, ("lam",)), **common)
+    else:
+        objective = objectives.get(MODELS[config.model][0], **config.objective_kwargs())
+        model = models.VAE(encoder, decoder, latent, "bernoulli", objective, **common)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     return model
+
+
+def _given(config, names):
+    """{name: value} of the options ``names`` that the config sets (the model's defaults otherwise)."""
+    return {name: getattr(config, name) for name in names if getattr(config, name) is not None}
+
+
+def _hierarchical(config, shape, common):
+    """000 §6.1's two-layer model: x -> z1 (Gaussian, ``latent_dim``) -> z2 (one-hot, ``num_classes``)."""
+    from refvae.models import hierarchical
+
+    layers = {"hidden1": config.hidden, "hidden2": config.top_hidden}
+    networks = hierarchical.build_networks(shape, config.latent_dim, config.num_classes or DEFAULT_NUM_CLASSES,
+                                           **{k: v for k, v in layers.items() if v is not None})
+    return hierarchical.HierarchicalVAE(*networks, z1_dim=config.latent_dim,
+                                        num_classes=config.num_classes or DEFAULT_NUM_CLASSES,
+                                        **_given(config, ("lam",)), **common)
 
 
 def batch_at(dataset, config, step):
@@ -403,8 +487,11 @@ def _checkpoint(model):
     import tensorflow as tf
 
     # The model's SeedGenerator (posterior samples) is saved explicitly: a resumed run must
-    # draw the noise the uninterrupted run would have drawn.
-    return tf.train.Checkpoint(model=model, optimizer=model.optimizer, sampling_state=model.seed_generator.state)
+    # draw the noise the uninterrupted run would have drawn. So is every optimiser besides
+    # the VAE's (FactorVAE's discriminator, InfoMax's Q): their moments and step counts.
+    auxiliary = {name: getattr(model, name) for name in model.OPTIMIZERS if name != "optimizer"}
+    return tf.train.Checkpoint(model=model, optimizer=model.optimizer, sampling_state=model.seed_generator.state,
+                               **auxiliary)
 
 
 def train(config, resume=False, progress=True, on_checkpoint=None):

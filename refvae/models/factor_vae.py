@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from refvae import latents, objectives
-from refvae.models.vae import VAE, observations_of
+from refvae.models.vae import VAE, gather_replicas, gradient_step, observations_of
 
 # Kim & Mnih 2018, appendix: 6 hidden layers of 1000 units, leaky ReLU 0.2.
 PAPER_DISCRIMINATOR_HIDDEN = (1000,) * 6
@@ -287,6 +287,7 @@ class FactorVAE(VAE):
     """
 
     NETWORKS = VAE.NETWORKS + ("discriminator",)
+    OPTIMIZERS = VAE.OPTIMIZERS + ("discriminator_optimizer",)
 
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", gamma=10.0, dataset_size=None,
                  estimator="mss1", discriminator=None, eta=0.0, discriminator_hidden=PAPER_DISCRIMINATOR_HIDDEN,
@@ -339,7 +340,9 @@ class FactorVAE(VAE):
         """As :meth:`compute_terms`, plus the sample z [B, event_size] the TC term was evaluated on."""
         generator = self._generator(seed)
         terms, _ = super().compute_terms(x, training=training, step=step, seed=None if seed is None else seed + 1)
-        z = self.latent.sample(self.posterior(x, training=training), seed=generator)
+        # The global batch's sample (gathered across replicas): the discriminator permutes
+        # the codes of the whole batch, as on one device.
+        z = gather_replicas(self.latent.sample(self.posterior(x, training=training), seed=generator))
         logits = call_without_weight_gradients(self.discriminator, z, training=training)
         terms["density_ratio_tc"] = tf.reduce_mean(logits)
         loss = self.objective.loss({**terms, "total_correlation": terms["density_ratio_tc"]}, step)
@@ -363,12 +366,10 @@ class FactorVAE(VAE):
         with tf.GradientTape() as tape:
             terms, loss, z = self.compute_terms_and_sample(x, training=True, step=self._step())
             total = loss + tf.add_n(self.losses) if self.losses else loss
-        gradients = tape.gradient(total, self.vae_variables)
-        self.optimizer.apply(gradients, self.vae_variables)
+        gradient_step(tape, total, self.vae_variables, self.optimizer)
         with tf.GradientTape() as tape:
             d_loss, d_accuracy = self.discriminator_terms(z, training=True)
-        d_gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
-        self.discriminator_optimizer.apply(d_gradients, self.discriminator.trainable_variables)
+        gradient_step(tape, d_loss, self.discriminator.trainable_variables, self.discriminator_optimizer)
         terms.update(discriminator_loss=d_loss, discriminator_accuracy=d_accuracy)
         return self._update_metrics(terms, loss)
 

@@ -56,7 +56,7 @@ import tensorflow_probability as tfp
 
 from refvae import decompositions, estimators, latents
 from refvae.models import likelihoods, networks
-from refvae.models.vae import deserialize_networks, observations_of, serialize_networks
+from refvae.models.vae import deserialize_networks, gather_replicas, gradient_step, observations_of, serialize_networks
 
 # Batch means logged by the model, in this order.
 TERMS = ("loss", "elbo", "reconstruction", "reconstruction_2", "entropy_z1_given_x", "kl_2",
@@ -122,6 +122,7 @@ class HierarchicalVAE(keras.Model):
     """
 
     NETWORKS = ("encoder1", "encoder2", "decoder2", "decoder1")   # serialised by get_config
+    OPTIMIZERS = ("optimizer",)                                     # held by a training checkpoint
 
     def __init__(self, encoder1, encoder2, decoder2, decoder1, z1_dim, num_classes=10, likelihood="bernoulli",
                  dataset_size=None, estimator="mss1", data_entropy=None, lam=0.0, seed=0, **kwargs):
@@ -186,9 +187,13 @@ class HierarchicalVAE(keras.Model):
             seed: int for a reproducible z1 sample; default the model's SeedGenerator.
         """
         generator = self.seed_generator if seed is None else keras.random.SeedGenerator(seed)
-        posterior1 = self.posterior1(x, training=training)
-        z1 = self.latent1.sample(posterior1, seed=generator)
+        params1 = self.encoder1(x, training=training)
+        z1 = self.latent1.sample(self.latent1.posterior(params1), seed=generator)
         log_px_given_z1 = self.likelihood.log_prob(x, self.decoder1(z1, training=training))
+        # The estimator of q(z1_j) and the batch mean of π(z1) look across the batch: the
+        # codes of the global batch (gathered across replicas), as on one device.
+        params1, z1, log_px_given_z1 = gather_replicas(params1, z1, log_px_given_z1)
+        posterior1 = self.latent1.posterior(params1)
         layer1 = decompositions.corex_terms(z1, posterior1, self.latent1.prior(z1.dtype), self.dataset_size,
                                             self.estimator, log_px_given_z=log_px_given_z1,
                                             check_finite=False)
@@ -231,8 +236,7 @@ class HierarchicalVAE(keras.Model):
         x = observations_of(data)
         with tf.GradientTape() as tape:
             terms, loss = self.compute_terms(x, training=True)
-        gradients = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
+        gradient_step(tape, loss, self.trainable_variables, self.optimizer)
         return self._update_metrics(terms, loss)
 
     def test_step(self, data):

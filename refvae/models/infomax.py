@@ -55,7 +55,7 @@ import tensorflow_probability as tfp
 from refvae import estimators, latents
 from refvae.models import networks
 from refvae.models.factor_vae import call_without_weight_gradients
-from refvae.models.vae import VAE, observations_of
+from refvae.models.vae import VAE, gather_replicas, gradient_step, observations_of
 
 # Lower bound of Q's Gaussian scale, keeping log Q finite.
 _MIN_SCALE = 1e-4
@@ -145,6 +145,7 @@ class InfoMaxVAE(VAE):
     """
 
     NETWORKS = VAE.NETWORKS + ("q_network",)
+    OPTIMIZERS = VAE.OPTIMIZERS + ("q_optimizer",)
 
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", lam=1.0, info_units=(0, 1),
                  q_network=None, q_hidden=(256,), q_learning_rate=1e-3, dataset_size=None, estimator="mss1",
@@ -212,25 +213,29 @@ class InfoMaxVAE(VAE):
             q_params = self.q_network(x_hat, training=training)
         else:
             q_params = call_without_weight_gradients(self.q_network, x_hat, training=training)
+        # H(ẑ) and the batch mean of log Q look across the batch: on the global batch
+        # (gathered across replicas), as on one device.
         if self.info["kind"] == "gaussian":
             loc, raw = tf.split(q_params, 2, axis=-1)
             q = tfp.distributions.Normal(loc, tf.nn.softplus(raw) + _MIN_SCALE)
-            log_q = tf.reduce_sum(q.log_prob(z_info), axis=-1)
             coordinates = self.info["part_coordinates"]
-            sub_posterior = tfp.distributions.Normal(tf.gather(part.loc, coordinates, axis=1),
-                                                     tf.gather(part.scale, coordinates, axis=1))
+            log_q, z_info, sub_loc, sub_scale = gather_replicas(
+                tf.reduce_sum(q.log_prob(z_info), axis=-1), z_info,
+                tf.gather(part.loc, coordinates, axis=1), tf.gather(part.scale, coordinates, axis=1))
+            sub_posterior = tfp.distributions.Normal(sub_loc, sub_scale)
             log_qz, _ = estimators.aggregate_log_density(z_info, sub_posterior, self.dataset_size, self.estimator)
             entropy = -tf.reduce_mean(log_qz)
         else:
-            log_q = tf.reduce_sum(z_info * tf.nn.log_softmax(q_params, axis=-1), axis=-1)
-            mean_probs = tf.reduce_mean(part.probs, axis=0)
+            log_q, probs = gather_replicas(tf.reduce_sum(z_info * tf.nn.log_softmax(q_params, axis=-1), axis=-1),
+                                           part.probs)
+            mean_probs = tf.reduce_mean(probs, axis=0)
             entropy = -tf.reduce_sum(mean_probs * tf.math.log(tf.maximum(mean_probs, 1e-30)))
         log_q_info = tf.reduce_mean(log_q)
         return {"log_q_info": log_q_info, "info_entropy": entropy, "mi_lower_bound": log_q_info + entropy}
 
     def categorical_kl(self, posterior):
         """Σ over Concrete parts of E_x KL(Cat(softmax α(x)) ‖ Uniform(K)) (analytic, nats)."""
-        return tf.add_n([tf.reduce_mean(family.categorical_kl(_posterior_part(posterior, path)))
+        return tf.add_n([tf.reduce_mean(gather_replicas(family.categorical_kl(_posterior_part(posterior, path))))
                          for family, path in self.concrete_parts])
 
     def compute_terms(self, x, training=False, step=0, seed=None):
@@ -245,18 +250,13 @@ class InfoMaxVAE(VAE):
         """One Adam step of Q on −E[log Q(ẑ|x̂)] (003 Algorithm 1, line 4). Returns that loss."""
         with tf.GradientTape() as tape:
             q_loss = -self.info_terms(x, training=training, q_step=True)["log_q_info"]
-        gradients = tape.gradient(q_loss, self.q_network.trainable_variables)
-        self.q_optimizer.apply(gradients, self.q_network.trainable_variables)
+        gradient_step(tape, q_loss, self.q_network.trainable_variables, self.q_optimizer)
         return q_loss
 
     def train_step(self, data):
         x = observations_of(data)
         q_loss = self.q_step(x)
-        with tf.GradientTape() as tape:
-            terms, loss = self.compute_terms(x, training=True, step=self._step())
-            total = loss + tf.add_n(self.losses) if self.losses else loss
-        gradients = tape.gradient(total, self.vae_variables)
-        self.optimizer.apply(gradients, self.vae_variables)
+        terms, loss = self.vae_step(x)
         terms["q_loss"] = q_loss
         return self._update_metrics(terms, loss)
 

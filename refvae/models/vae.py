@@ -78,6 +78,39 @@ def deserialize_networks(config, names):
     return config
 
 
+def gather_replicas(*tensors):
+    """The tensors of the global batch: under a ``tf.distribute`` strategy with R > 1 replicas
+    each replica holds a slice of the batch, and these are the slices concatenated in replica
+    order (``all_gather`` on axis 0); with one replica the tensors themselves.
+
+    Every quantity that looks across the batch (a q(z) estimator, a permutation of the codes,
+    a batch mean of class probabilities) is computed on gathered tensors, so every replica
+    computes the value a single device computes on the whole batch.
+    """
+    replica = tf.distribute.get_replica_context()
+    if replica is None or replica.num_replicas_in_sync == 1:
+        return tensors if len(tensors) != 1 else tensors[0]
+    gathered = tuple(tf.ensure_shape(replica.all_gather(t, axis=0), [None, *t.shape[1:]]) for t in tensors)
+    return gathered if len(gathered) != 1 else gathered[0]
+
+
+def gradient_step(tape, loss, variables, optimizer):
+    """One step of ``optimizer`` on ``loss`` with respect to ``variables``; the one gradient
+    path of every refvae model, one call per optimiser.
+
+    With R replicas every replica computes the same global-batch loss (``gather_replicas``);
+    the gradient of ``all_gather`` sums the R identical upstream gradients onto the local
+    slice, and the optimiser sums the replicas' gradients, so each gradient is R times the
+    single-device one and the loss is scaled by 1/R. (A loss that is a mean over the local
+    slice only comes out the same way: the R local means of the gradient sum to R times the
+    global mean.) ``tape`` has recorded ``loss``; the 1/R enters as the gradient seed, so
+    the caller's tape need not record it.
+    """
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    seed = tf.constant(1.0 / replicas, loss.dtype) if replicas > 1 else None
+    optimizer.apply(tape.gradient(loss, variables, output_gradients=seed), variables)
+
+
 def observations_of(data):
     """x from what ``fit`` passes: x, (x,), (x, y) or (x, y, sample_weight)."""
     if isinstance(data, (tuple, list)):
@@ -104,6 +137,7 @@ class VAE(keras.Model):
     """
 
     NETWORKS = ("encoder", "decoder")   # the Keras sub-networks that get_config serialises
+    OPTIMIZERS = ("optimizer",)         # every optimiser a training checkpoint must hold
 
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", dataset_size=None,
                  estimator="mss1", decomposition=None, groups=None, seed=0, **kwargs):
@@ -193,10 +227,7 @@ class VAE(keras.Model):
         if replica is not None and replica.num_replicas_in_sync > 1:
             # Under tf.distribute each replica holds a slice of the global batch; the q(z)
             # estimators must see the whole batch, so gather the codes before estimating.
-            params, z, log_px_given_z = (
-                tf.ensure_shape(replica.all_gather(t, axis=0), [None, *t.shape[1:]])
-                for t in (params, z, log_px_given_z)
-            )
+            params, z, log_px_given_z = gather_replicas(params, z, log_px_given_z)
             posterior = self.latent.posterior(params)
         prior = self.latent.prior(z.dtype)
         required = self.objective.required_terms
@@ -268,18 +299,16 @@ class VAE(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def train_step(self, data):
-        x = observations_of(data)
-        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    def vae_step(self, x):
+        """One step of ``self.optimizer`` on the encoder and decoder; returns (terms, loss)."""
         with tf.GradientTape() as tape:
             terms, loss = self.compute_terms(x, training=True, step=self._step())
             total = loss + tf.add_n(self.losses) if self.losses else loss
-            # With R replicas every replica computes the same global-batch loss; the gradient
-            # of all_gather sums the R identical upstream gradients onto the local slice and
-            # the optimiser sums the replicas' gradients, so 1/R gives the global gradient.
-            total = total / replicas
-        gradients = tape.gradient(total, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
+        gradient_step(tape, total, self.vae_variables, self.optimizer)
+        return terms, loss
+
+    def train_step(self, data):
+        terms, loss = self.vae_step(observations_of(data))
         return self._update_metrics(terms, loss)
 
     def test_step(self, data):
