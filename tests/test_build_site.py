@@ -4,6 +4,7 @@ becomes an <img> whose file is the figure, links are rewritten, and executed not
 cached by content. (`make site-check` checks the real site in a browser.)"""
 
 import base64
+import os
 import re
 import struct
 import sys
@@ -49,6 +50,11 @@ def course(tmp_path):
         nbformat.v4.new_code_cell("plot()", execution_count=1, outputs=[
             nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(FIGURE).decode(), "text/plain": "<Figure>"}),
             nbformat.v4.new_output("stream", name="stderr", text="a TensorFlow warning\n"),
+        ]),
+        nbformat.v4.new_code_cell("interact(draw, beta=(0, 10))", execution_count=2, outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.jupyter.widget-view+json": {"model_id": "0a96", "version_major": 2, "version_minor": 0},
+                "text/plain": "interactive(children=(FloatSlider(value=1.0),))"}),
         ]),
     ])
     second = nbformat.v4.new_notebook(cells=[
@@ -133,6 +139,7 @@ def test_a_figure_becomes_an_img_whose_file_is_the_figure(course):
     assert sources[0] in result["images"]
     assert 'alt="00 · first steps, figure 1"' in body
     assert "a TensorFlow warning" not in body  # stderr is left out, as in the tests
+    assert "interactive(children" not in body and build_site.WIDGET_NOTE in body  # no kernel, no widget
 
 
 def test_links_lead_to_pages_files_on_github_and_copied_images(course):
@@ -181,3 +188,25 @@ def test_executed_notebooks_run_in_this_python_in_fast_mode_and_are_cached(tmp_p
     again = build_site.executed_notebooks([notebook], cache, library, jobs=1, log=messages.append)
     assert again[notebook] != executed[notebook] and messages[-1].endswith(" s")
     assert sorted(cache.iterdir()) == [again[notebook]]
+
+
+def _children(pid):
+    """The command lines of the processes whose parent is ``pid`` (Linux /proc)."""
+    children = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    children.append(open(f"/proc/{stat}/cmdline").read().replace("\0", " "))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return children
+
+
+def test_executing_a_notebook_leaves_no_kernel_running(tmp_path):
+    notebook = tmp_path / "00_probe.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), notebook)
+    executed = build_site.execute_notebook(notebook)
+    assert executed.cells[0].outputs[0].text == "42\n"
+    assert [child for child in _children(os.getpid()) if "ipykernel" in child] == []

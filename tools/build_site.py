@@ -16,8 +16,8 @@ Links between pages are rewritten (``05_tc_estimators.ipynb`` becomes ``05_tc_es
 ``../RESULTS.md`` becomes ``results.html``); a link to any other file of the repository points
 at the file on GitHub, and a link to a file that does not exist stops the build. Images from
 other hosts (the Colab badges) are shown as their text, so every image of the site is a file of
-the site. Math is typeset by the MathJax of the ``jupyter-server-mathjax`` package, copied into
-``site/mathjax/``, so the site needs no network.
+the site. Math is typeset by the MathJax 2 of the ``jupyter-server-mathjax`` package (with the
+STIX-Web fonts it ships), copied into ``site/mathjax/``, so the site needs no network.
 
 Executed notebooks are cached in ``build/site-cache/`` under a hash of the notebook, of the
 package's sources (``refvae/``) and of the mode: a rebuild executes only the chapters whose
@@ -153,12 +153,17 @@ def execute_notebook(path: Path, timeout: int = 600):
             if marks:
                 added[i] = marks
                 cell.metadata["tags"] = cell.metadata.get("tags", []) + marks
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", km=_current_env_kernel_manager(),
+    kernel = _current_env_kernel_manager()
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", km=kernel,
                             resources={"metadata": {"path": str(path.parent)}})
-    # The kernel's own stderr (TensorFlow's start-up lines) is dropped; a failing cell raises
-    # with its traceback all the same.
-    client.execute(env={**os.environ, "REFVAE_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "3"},
-                   stderr=subprocess.DEVNULL)
+    try:
+        # The kernel's own stderr (TensorFlow's start-up lines) is dropped; a failing cell
+        # raises with its traceback all the same.
+        client.execute(env={**os.environ, "REFVAE_FAST": "1", "TF_CPP_MIN_LOG_LEVEL": "3"},
+                       stderr=subprocess.DEVNULL)
+    finally:
+        if kernel.has_kernel:  # a kernel manager passed in is not shut down by nbclient
+            kernel.shutdown_kernel(now=True)
     for i, marks in added.items():
         tags = [tag for tag in nb.cells[i].metadata["tags"] if tag not in marks]
         if tags:
@@ -332,6 +337,9 @@ th { background: var(--code); }
 blockquote { margin: 1rem 0; padding: 0 1rem; color: var(--muted); border-left: .25em solid var(--line); }
 .badge { font-size: 13px; padding: .1em .45em; border: 1px solid var(--line); border-radius: 4px;
   background: var(--code); white-space: nowrap; }
+.widget-note { color: var(--muted); font-style: italic; border: 1px dashed var(--line); border-radius: 6px;
+  padding: .5rem 1rem; }
+td > a[href$=".html"] { font-weight: 600; }
 footer { color: var(--muted); font-size: 14px; border-top: 1px solid var(--line); padding-top: 1rem;
   padding-bottom: 2rem; }
 """
@@ -341,7 +349,7 @@ MathJax.Hub.Config({
   tex2jax: { inlineMath: [["$", "$"], ["\\(", "\\)"]], displayMath: [["$$", "$$"], ["\\[", "\\]"]],
              processEscapes: true, processEnvironments: true },
   TeX: { equationNumbers: { autoNumber: "AMS" } },
-  "HTML-CSS": { availableFonts: ["TeX"], preferredFont: "TeX", webFont: "TeX", imageFont: null },
+  "HTML-CSS": { availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null },
   messageStyle: "none"
 });
 </script>
@@ -402,16 +410,29 @@ def markdown_html(text: str) -> str:
     return markdown2html_mistune(text)
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ('<p class="widget-note">Interactive controls (ipywidgets) and what they draw appear here '
+               "when the notebook runs in Jupyter or Colab.</p>")
+
+
 def chapter_body(executed, chapter: Chapter) -> tuple[str, dict[str, bytes]]:
     """An executed notebook as HTML, and its figures ``{site path: bytes}`` to write beside the
-    page in ``NN_topic_files/``. Output to stderr (TensorFlow's and Keras's logging) is left
-    out, as the tests leave it out."""
+    page in ``NN_topic_files/``.
+
+    Output to stderr (TensorFlow's and Keras's logging) is left out, as the tests leave it out;
+    an interactive widget, which needs a kernel, is replaced by a note saying so.
+    """
+    import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import ExtractOutputPreprocessor
 
+    executed.metadata.pop("widgets", None)
     for cell in executed.cells:
         if cell.cell_type == "code":
-            cell.outputs = [out for out in cell.outputs if not (out.output_type == "stream" and out.name == "stderr")]
+            cell.outputs = [
+                nbformat.v4.new_output("display_data", data={"text/html": WIDGET_NOTE}) if WIDGET in out.get("data", {})
+                else out
+                for out in cell.outputs if not (out.output_type == "stream" and out.name == "stderr")]
     stem = chapter.notebook[: -len(".ipynb")]
     exporter = HTMLExporter(template_name="basic")
     exporter.register_preprocessor(ExtractOutputPreprocessor(), enabled=True)
