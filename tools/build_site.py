@@ -154,7 +154,7 @@ def execute_notebook(path: Path, timeout: int = 600):
                 added[i] = marks
                 cell.metadata["tags"] = cell.metadata.get("tags", []) + marks
     kernel = _current_env_kernel_manager()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", km=kernel,
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=timeout, kernel_name="python3", km=kernel,
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         # The kernel's own stderr (TensorFlow's start-up lines) is dropped; a failing cell
@@ -349,7 +349,12 @@ MathJax.Hub.Config({
   tex2jax: { inlineMath: [["$", "$"], ["\\(", "\\)"]], displayMath: [["$$", "$$"], ["\\[", "\\]"]],
              processEscapes: true, processEnvironments: true },
   TeX: { equationNumbers: { autoNumber: "AMS" } },
-  "HTML-CSS": { availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null },
+  // the STIX-Web fonts are the ones jupyter-server-mathjax ships; MathJax_Blank (a font meant
+  // to fail) is an empty data URL rather than about:blank, which Chromium refuses with an error
+  "HTML-CSS": { availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null,
+                styles: { "@font-face": { "font-family": "MathJax_Blank", src: "url('data:,')" } } },
+  // no hidden MathML copy: it would ask for MathJax's TeX fonts, which are not shipped
+  menuSettings: { assistiveMML: false },
   messageStyle: "none"
 });
 </script>
@@ -386,6 +391,7 @@ def page(title: str, body: str, nav: str, footer: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="style.css">
 <link rel="stylesheet" href="pygments.css">
 {MATHJAX}</head>
