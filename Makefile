@@ -2,6 +2,8 @@
 #   make demo   train a beta-TCVAE and a beta-VAE on procedural dSprites (the training recipe), report both
 #   make test   the whole suite: unit tests, then every notebook in fast mode (nbval)
 # `make notebooks` runs the course at full size (meant for a GPU runtime).
+# `make site` builds the course as web pages (site/index.html); `make site-check` opens every
+# page in headless Chromium and fails on a page that does not load, a missing image or a broken link.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORE   := $(VENV)/.installed-core
 
-.PHONY: demo test unit notebooks course-times bench clean
+.PHONY: demo test unit notebooks course-times bench site site-check clean
 
 # The demo needs refvae alone; the tests and notebooks add the extras.
 $(CORE): pyproject.toml
@@ -48,5 +50,21 @@ course-times: $(STAMP)
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+# The course site: every chapter executed in fast mode (cached by content hash in build/site-cache).
+SITE_STAMP := $(VENV)/.installed-site
+$(SITE_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,site]'
+	@touch $(SITE_STAMP)
+
+site: $(SITE_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python tools/build_site.py
+
+# Chromium and its driver from the system's packages (Debian: chromium, chromium-driver).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+site-check: $(SITE_STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	$(BIN)/python tools/check_site.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site

@@ -42,6 +42,8 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("REFVAE_FAST") == "1":
+        _store_executed_chapters()
     if os.environ.get("REFVAE_RECORD_TIMES") != "1" or not _TIMES:
         return
     import datetime
@@ -67,3 +69,40 @@ def pytest_sessionfinish(session, exitstatus):
     else:
         text = text.rstrip() + "\n\n## Measured run times\n\n" + table + "\n"
     readme.write_text(text)
+
+
+# --- executed chapters for the course site ----------------------------------------------
+# In fast mode, a chapter whose cells all passed is written with the outputs of this run
+# where `make site` looks for it (tools/build_site.py, keyed by the notebook's and the
+# package's content), so the site built after `make test` executes no chapter again.
+
+_RUNS = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    outputs = getattr(item, "test_outputs", None)
+    if call.when != "call" or not hasattr(item, "cell") or not hasattr(item.parent, "nb"):
+        return
+    run = _RUNS.setdefault(str(item.parent.fspath), {"nb": item.parent.nb, "cells": 0, "failed": False})
+    run["cells"] += 1
+    run["failed"] |= report.failed
+    if report.passed and outputs is not None:
+        item.cell.outputs = outputs
+
+
+def _store_executed_chapters():
+    import importlib.util
+    import pathlib
+    import sys
+
+    here = pathlib.Path(__file__).parent
+    spec = importlib.util.spec_from_file_location("refvae_build_site", here.parent / "tools" / "build_site.py")
+    build_site = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_site)
+    for path, run in _RUNS.items():
+        path = pathlib.Path(path)
+        code_cells = sum(cell.cell_type == "code" for cell in run["nb"].cells)
+        if path.parent == here and path.name[:2].isdigit() and not run["failed"] and run["cells"] == code_cells:
+            build_site.store_executed(run["nb"], path)
