@@ -444,6 +444,13 @@ class EstimatorBiasMonitor:
                 "and read the TC of a large batch that `refvae evaluate` reports beside the batch estimate.")
 
 
+def _tc_weight(model):
+    """The weight of the minibatch TC estimate in a model's loss (0 when its objective has none,
+    or when the model has no catalogue objective, as the hierarchical VAE)."""
+    objective = getattr(model, "objective", None)
+    return float(objective.weights.get("total_correlation", 0.0)) if objective is not None else 0.0
+
+
 class NonFiniteLoss(RuntimeError):
     """Training produced a NaN or infinite loss; the message names the step and the terms."""
 
@@ -557,7 +564,7 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
     _truncate_history(history_path, start)
     bar = keras.utils.Progbar(config.steps, stateful_metrics=model.logged_terms) if progress else None
     monitor = EstimatorBiasMonitor(int(dataset.num_observations), config.batch_size, config.estimator,
-                                   float(model.objective.weights.get("total_correlation", 0.0)), config.steps)
+                                   _tc_weight(model), config.steps)
     logs = {}
     for step in range(start, config.steps):
         for tracker in model.metrics:
