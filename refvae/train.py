@@ -773,7 +773,7 @@ def load_model(run_dir):
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # Keras reports a damaged archive as BadZipFile, "File not found", ValueError, ...
-        raise ValueError(f"{path} cannot be loaded: it is damaged or not a Keras model file "
+        raise ValueError(f"{path} cannot be loaded with safe_mode=True: it is damaged, not a refvae model, or holds code "
                          f"({type(error).__name__}: {error}); `refvae train --resume {run_dir}` rewrites it "
                          "from the newest checkpoint") from None
 
