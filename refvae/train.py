@@ -182,12 +182,19 @@ class TrainConfig:
         if not path.exists():
             raise FileNotFoundError(f"no config at {path}")
         if path.suffix == ".toml":
-            import tomllib
-
-            values = tomllib.loads(path.read_text())
+            values = _toml_module().loads(path.read_text())
         else:
             values = json.loads(path.read_text())
         return cls.from_dict(values)
+
+
+def _toml_module():
+    """The TOML reader: ``tomllib`` (Python 3.11+), else its backport ``tomli`` (a dependency on 3.10)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
+    return tomllib
 
 
 def _positive_ints(value, option, example):
