@@ -1,4 +1,4 @@
-"""Scripts that reproduce the claims of the source papers (issue 11), one module a claim.
+"""Scripts that reproduce the claims of the source papers, one module a claim.
 
 Each is runnable as ``python -m experiments.claimN_name [--smoke | --full] [--seeds ...] [--out DIR]``
 and writes ``claimN_name.json`` (its numbers) and ``claimN_name.png`` (its figure) to ``DIR``

@@ -348,22 +348,42 @@ register(
 
 # ---------------------------------------------------------------- chapters 04 and 05
 
+def _bisect(function, low, high, tolerance=1e-13):
+    """The root of a continuous ``function`` that changes sign on [low, high], by bisection."""
+    f_low = function(low)
+    while high - low > tolerance:
+        middle = 0.5 * (low + high)
+        if (function(middle) > 0) == (f_low > 0):
+            low, f_low = middle, function(middle)
+        else:
+            high = middle
+    return 0.5 * (low + high)
+
+
+def _information_equals_marginal_kl() -> float:
+    """σ > 0 where I(x; z) = KL(q(z) ‖ p(z)) for x ~ N(0, 1), q(z|x) = N(x, σ²), p = N(0, 1)."""
+    def information_minus_marginal_kl(sigma):
+        return 0.5 * math.log(1.0 + 1.0 / sigma**2) - 0.5 * (sigma**2 - math.log(1.0 + sigma**2))
+
+    return _bisect(information_minus_marginal_kl, 0.1, 5.0)
+
+
 register(
     "04.1",
-    lambda: 0.5 * math.log(1.0 + 1.0 / 0.25),
+    _information_equals_marginal_kl,
     rtol=1e-3,
     close_rtol=0.05,
-    hint="I = E[KL] − KL(q(z) ‖ p(z)), and q(z) = N(0, 1 + σ²)",
-    description="I(x; z) in nats for x ~ N(0, 1), q(z|x) = N(x, σ² = 0.25)",
+    hint="I(x; z) = ½ log(1 + 1/σ²) and q(z) = N(0, 1 + σ²); solve I = KL(q(z) ‖ p(z)) numerically",
+    description="the σ at which I(x; z) equals KL(q(z) ‖ p(z)) for x ~ N(0, 1), q(z|x) = N(x, σ²)",
 )
 register(
     "04.3",
-    lambda: 0.0,
-    rtol=1.0,
-    close_rtol=1e3,
-    atol=1e-6,
-    hint="with data-independent logits the Concrete posterior is the same for every x_j",
-    description="between-group TC when the Concrete group does not depend on x",
+    # TC(z) = −½ log(1 − r²) with r = ρ / (1 + σ²); half of TC(x) = −¼ log(1 − ρ²) gives r² = 1 − sqrt(1 − ρ²)
+    lambda: math.sqrt(0.8 / math.sqrt(1.0 - math.sqrt(1.0 - 0.8**2)) - 1.0),
+    rtol=1e-3,
+    close_rtol=0.05,
+    hint="q(z) = N(0, R + σ² I): its correlation is ρ / (1 + σ²), and a 2-D Gaussian's TC is −½ log(1 − r²)",
+    description="the encoder noise σ that halves the TC of the codes of x ~ N(0, R), ρ = 0.8, q(z|x) = N(x, σ² I)",
 )
 register(
     "05.1",
@@ -375,11 +395,11 @@ register(
 )
 register(
     "05.2",
-    lambda: 8 / 7 - 2 / 100,
+    lambda: 16 / 15 - 2 / 1000,
     rtol=1e-4,
     close_rtol=0.02,
     hint="a stride of B walks down a column; one row gets (N − M)/(N M) twice",
-    description="the largest row sum of the published MSS weight matrix for B = 8, N = 100",
+    description="the largest row sum of the published MSS weight matrix for B = 16, N = 1000",
 )
 register(
     "05.4",
@@ -487,13 +507,24 @@ def _corex_gaussian_l() -> float:
     return float(sum(mi(cov, [i], [3]) for i in range(3)) - mi(cov, [3], [0, 1, 2]))
 
 
+def _bayes_discriminator_accuracy() -> float:
+    """½ ∫ max(q(z), q(z_1) q(z_2)) dz for q = N(0, [[1, 0.8], [0.8, 1]]), by quadrature on a grid."""
+    axis = np.linspace(-8.0, 8.0, 1601)
+    z1, z2 = np.meshgrid(axis, axis, indexing="ij")
+    rho = 0.8
+    log_joint = (-0.5 * (z1**2 - 2 * rho * z1 * z2 + z2**2) / (1 - rho**2)
+                 - math.log(2 * math.pi) - 0.5 * math.log(1 - rho**2))
+    log_product = -0.5 * (z1**2 + z2**2) - math.log(2 * math.pi)
+    return float(0.5 * np.sum(np.exp(np.maximum(log_joint, log_product))) * (axis[1] - axis[0]) ** 2)
+
+
 register(
     "07.1",
-    lambda: math.log(1 / 3),
-    rtol=1e-3,
+    _bayes_discriminator_accuracy,
+    rtol=5e-3,
     close_rtol=0.05,
-    hint="the Bayes-optimal logit adds log(π/(1−π)) to the log density ratio; π is the share of q(z) samples",
-    description="the shift of the discriminator's logit when a quarter of its samples come from q(z)",
+    hint="the Bayes classifier says 'joint' where q(z) > q(z_1) q(z_2); its accuracy is ½ ∫ max(q, Π_j q_j) dz",
+    description="the best possible accuracy of a discriminator between q(z) and Π_j q(z_j), 2-D Gaussian, ρ = 0.8",
 )
 register(
     "07.2",

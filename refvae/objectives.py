@@ -446,9 +446,9 @@ def achille_soatto(beta=1.0, gamma=1.0):
 
 
 def hfvae(alpha=1.0, beta=1.0, gamma=1.0):
-    """HFVAE (002 eq 4, corrected in seeds/README.md), with the Ⓐ and ⓘ terms of 002 Fig. 3::
+    """HFVAE (002 eq 4, corrected as in docs/errata.md), with the Ⓐ and ⓘ terms of 002 Fig. 3::
 
-        L = ① + ③ + α ② + β Ⓐ + γ ⓘ + ⓘⓘ      (signs as in the ELBO)
+        L = ① − ③ − α ② + β Ⓐ + γ ⓘ − ⓘⓘ      (② = I(x; z), ③, ④, ⓘⓘ KLs >= 0; Ⓐ, ⓘ = prior TC − TC)
         loss = −rec + α index_code_mi
                + β (between_group_tc − prior_between_group_tc)
                + γ (within_group_tc − prior_within_group_tc) + dimwise_kl

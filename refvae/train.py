@@ -246,9 +246,7 @@ class TrainConfig:
             raise ValueError(f"config {path} is not a file")
         try:
             if path.suffix == ".toml":
-                import tomllib
-
-                values = tomllib.loads(path.read_text())
+                values = _toml_module().loads(path.read_text())
             else:
                 values = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError and TOMLDecodeError are ValueErrors
@@ -285,6 +283,15 @@ def _check_model_options(config):
         if config.architecture == "conv":
             raise ValueError("--model hierarchical is built of MLPs (000 §6.1): use --architecture mlp or auto, "
                              "and --hidden / --top-hidden for its widths")
+
+
+def _toml_module():
+    """The TOML reader: ``tomllib`` (Python 3.11+), else its backport ``tomli`` (a dependency on 3.10)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        import tomli as tomllib
+    return tomllib
 
 
 def _positive_ints(value, option, example):

@@ -145,6 +145,59 @@ def test_chapter_01_toy_answers_from_an_independent_computation():
     assert course.check("01.3", [best.x, 1.0 - best.x]) == "right"
 
 
+def test_chapter_04_answers_from_quadrature_and_scipy_entropies():
+    from refvae import info
+
+    # 04.1: I(x; z) from the joint covariance of (x, z), KL(q(z) || p(z)) by numerical integration, root by brentq
+    def information_minus_marginal_kl(sigma):
+        information = info.gaussian_mutual_information(np.array([[1.0, 1.0], [1.0, 1.0 + sigma**2]]), [0], [1])
+        q, p = stats.norm(0.0, np.sqrt(1.0 + sigma**2)), stats.norm(0.0, 1.0)
+        marginal_kl, _ = integrate.quad(lambda z: q.pdf(z) * (q.logpdf(z) - p.logpdf(z)), -30.0, 30.0)
+        return information - marginal_kl
+
+    sigma = optimize.brentq(information_minus_marginal_kl, 0.1, 5.0, xtol=1e-12)
+    assert course.check("04.1", sigma) == "right"
+    assert course.check("04.1", 0.5) == "wrong"
+
+    # 04.3: TC from scipy's Gaussian entropies, sum_d H(z_d) - H(z), of q(z) = N(0, R + s^2 I)
+    correlation = np.array([[1.0, 0.8], [0.8, 1.0]])
+
+    def total_correlation(cov):
+        marginals = sum(stats.norm(scale=np.sqrt(cov[d, d])).entropy() for d in range(2))
+        return marginals - stats.multivariate_normal(cov=cov).entropy()
+
+    half = 0.5 * total_correlation(correlation)
+    noise = optimize.brentq(lambda s: total_correlation(correlation + s**2 * np.eye(2)) - half, 0.01, 3.0, xtol=1e-12)
+    assert course.check("04.3", noise) == "right"
+
+
+def test_chapter_05_odd_row_of_the_published_weight_matrix_by_stride_writes():
+    # the published placement: fill 1/M, then write 1/N and (N - M)/(N M) with a stride of B into the flattened
+    # B x B matrix, and the last strat entry at [B - 2, 0]; read off the largest row sum
+    batch, size = 16, 1000
+    m = batch - 1
+    weights = np.full((batch, batch), 1.0 / m)
+    weights.reshape(-1)[::batch] = 1.0 / size
+    weights.reshape(-1)[1::batch] = (size - m) / (size * m)
+    weights[batch - 2, 0] = (size - m) / (size * m)
+    row_sums = weights.sum(axis=1)
+    assert np.sum(~np.isclose(row_sums, 1.0)) == 1
+    assert course.check("05.2", row_sums.max()) == "right"
+
+
+def test_chapter_07_bayes_discriminator_accuracy_by_monte_carlo():
+    # accuracy of the rule "joint where q(z) > q(z_1) q(z_2)" on samples of each class, equal class sizes
+    joint = stats.multivariate_normal(np.zeros(2), [[1.0, 0.8], [0.8, 1.0]])
+    product = stats.multivariate_normal(np.zeros(2), np.eye(2))
+    n = 400_000
+    from_joint, from_product = joint.rvs(n, random_state=1), product.rvs(n, random_state=2)
+    accuracy = 0.5 * np.mean(joint.logpdf(from_joint) > product.logpdf(from_joint)) + 0.5 * np.mean(
+        product.logpdf(from_product) >= joint.logpdf(from_product))
+    standard_error = 0.5 / np.sqrt(n)
+    assert course.check("07.1", accuracy) == "right"
+    assert abs(accuracy - course._REGISTRY["07.1"].expected()) < 4 * standard_error * np.sqrt(2)
+
+
 def test_chapter_06_ceiling_of_the_batch_index_code_mi():
     # Posteriors 1e-3 wide and ~100 apart never overlap: each estimator keeps only its own-sample
     # weight, and the batch estimate of I(x; z) reaches its ceiling, measured here by running it.

@@ -40,6 +40,10 @@ def test_every_notebook_has_badge_install_cell_and_fast_switch_and_no_outputs():
         assert "colab-badge.svg" in text, f"{name}: no Colab badge"
         assert "# NBVAL_SKIP" in text and "import refvae" in text, f"{name}: no guarded install cell"
         assert 'os.environ.get("REFVAE_FAST") == "1"' in text, f"{name}: no FAST switch"
+        install = "".join(cells[1]["source"])
+        assert "# %env REFVAE_FAST=1" in install, f"{name}: the install cell does not offer fast mode"
+        after_pip = install.split("%pip install", 1)[1].split("\n", 1)[1]
+        assert after_pip.strip() == "import refvae", f"{name}: a failed %pip would pass silently"
         assert all(not cell.get("outputs") for cell in cells if cell["cell_type"] == "code"), (
             f"{name}: committed with outputs"
         )

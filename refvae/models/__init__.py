@@ -13,7 +13,7 @@ from refvae.models.vae import VAE, TemperatureSchedule
 
 __all__ = ["VAE", "TemperatureSchedule", "likelihoods", "networks"]
 
-# Models with auxiliary networks or a second latent layer (issue 7).
+# Models with auxiliary networks or a second latent layer.
 from refvae.models import anchor  # noqa: E402
 from refvae.models.factor_vae import FactorVAE, build_discriminator, density_ratio_tc, permute_dims  # noqa: E402
 from refvae.models.hierarchical import HierarchicalVAE  # noqa: E402

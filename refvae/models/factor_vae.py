@@ -24,7 +24,7 @@ and, in the same step, the discriminator on
 
 with its own optimiser (Adam, lr 1e-4, β = (0.5, 0.9): the disentanglement_lib defaults).
 Two separations are kept, because the common workaround for the in-place errors of the
-published code leaked one loss's gradient into the other network (FIELD_NOTES):
+published code leaked one loss's gradient into the other network (reported by its users):
 
 * the discriminator sees ``stop_gradient(z)``: loss_D has no gradient for the encoder;
 * the VAE's TC term calls the discriminator with its weights held constant
