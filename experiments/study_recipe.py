@@ -208,41 +208,6 @@ def step_seconds(setting, steps=20, seed=0):
     return float(np.median(times))
 
 
-def minutes(result, timing):
-    """Training minutes of each probe of a run: its steps at the quiet step rate of ``timing``
-    when measured, else the wall-clock seconds the run recorded."""
-    rate = timing.get(result["name"])
-    if rate is None:
-        return [p["train_seconds"] / 60 for p in result["probes"]]
-    return [p["step"] * rate / 60 for p in result["probes"]]
-
-
-def aggregate(results, timing=None):
-    """{setting name: summary of the final MIGs, TCs and minutes over the seeds run}; "minutes"
-    is the wall-clock the runs recorded (machine shared or not), "quiet_minutes" their steps at
-    the quiet step time of ``timing`` when it was measured."""
-    timing = timing or {}
-    table = {}
-    for name in dict.fromkeys(r["name"] for r in results):
-        chosen = [r for r in results if r["name"] == name]
-        table[name] = {
-            "setting": chosen[0]["setting"],
-            "seeds": [r["seed"] for r in chosen],
-            "mig": common.summary([r["mig"] for r in chosen]),
-            "mig_per_seed": [round(r["mig"], 4) for r in chosen],
-            "mig_sampled": common.summary([r["mig_sampled"] for r in chosen]),
-            "minutes": common.summary([r["train_seconds"] / 60 for r in chosen]),
-            "quiet_minutes": (common.summary([r["steps"] * timing[name] / 60 for r in chosen])
-                              if name in timing else {"n": 0}),
-            "tc_batch": common.summary([r["probes"][-1]["tc_batch"] for r in chosen]),
-            "tc_large": common.summary([r["probes"][-1]["tc_large"] for r in chosen]),
-            "tc_gaussian": common.summary([r["probes"][-1]["tc_gaussian"] for r in chosen]),
-            "index_code_mi_batch": common.summary([r["probes"][-1]["index_code_mi_batch"] for r in chosen]),
-            "mig_per_factor": np.mean([r["mig_per_factor"] for r in chosen], axis=0).round(3).tolist(),
-        }
-    return table
-
-
 def markdown_table(summary):
     """The study's table for RESULTS.md: one row per setting, every seed's MIG."""
     lines = ["| setting | model | β | batch | net | lr | estimator | seeds | histogram MIG (mean ± sd) | per seed | "
@@ -261,26 +226,39 @@ def markdown_table(summary):
     return "\n".join(lines)
 
 
+# Seconds per step of the base setting (conv 16-16-32-32, batch 256, β-TCVAE with MSS1) on this
+# machine when nothing else ran (20 steps after warm-up, 2026-11-28); the screen itself ran on
+# shared cores, so its wall-clock times are not comparable between settings.
+QUIET_BASE_STEP_SECONDS = 0.25
+
+
 def figure(results, path, timing=None):
-    """MIG against training minutes, one line per (setting, seed)."""
-    timing = timing or {}
+    """MIG and the TC estimates against images seen (the budget every setting shares), one line
+    per (setting, seed); the top axis reads the images as minutes of the base setting on quiet cores."""
     plt = common.pyplot()
     names = list(dict.fromkeys(r["name"] for r in results))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     colours = plt.get_cmap("tab10")
     for index, name in enumerate(names):
         for r in (r for r in results if r["name"] == name):
-            x = minutes(r, timing)
+            x = [p["images"] / 1000 for p in r["probes"]]
             label = name if r["seed"] == min(x["seed"] for x in results if x["name"] == name) else None
-            axes[0].plot(x, [p["mig"] for p in r["probes"]], "-o", ms=3, color=colours(index % 10), label=label)
+            style = "-" if r["setting"]["model"] == "beta-tcvae" else "--"
+            axes[0].plot(x, [p["mig"] for p in r["probes"]], style, marker="o", ms=3, color=colours(index % 10),
+                         label=label)
             axes[1].plot(x, [p["tc_batch"] for p in r["probes"]], "-", color=colours(index % 10), label=label)
-            axes[1].plot(x, [p["tc_large"] for p in r["probes"]], ":", color=colours(index % 10))
-    unit = "minutes at the measured quiet step time, 2 CPU cores" if timing else "wall-clock minutes, 2 CPU cores"
-    axes[0].set(xlabel=f"training time ({unit})", ylabel="histogram MIG (10,000 points)",
-                title="MIG against wall-clock minutes")
+            axes[1].plot(x, [p["tc_gaussian"] for p in r["probes"]], ":", color=colours(index % 10))
+    to_minutes = lambda k: k * 1000 / 256 * QUIET_BASE_STEP_SECONDS / 60      # noqa: E731
+    for ax in axes:
+        ax.set_xlabel("images seen (thousands)")
+        top = ax.secondary_xaxis("top", functions=(to_minutes, lambda m: m * 60 / QUIET_BASE_STEP_SECONDS * 256 / 1000))
+        top.set_xlabel(f"minutes of the base setting on 2 quiet CPU cores ({QUIET_BASE_STEP_SECONDS} s per step of 256)",
+                       fontsize=8)
+    axes[0].set(ylabel="histogram MIG (10,000 points)",
+                title="MIG over training (solid: β-TCVAE, dashed: β-VAE)")
     axes[1].axhline(0, color="grey", lw=0.5)
-    axes[1].set(xlabel=f"training time ({unit})", ylabel="TC estimate (nats)",
-                title="MSS1 TC at the training batch (solid) and at a large batch (dotted)")
+    axes[1].set(ylabel="TC (nats)",
+                title="batch MSS1 TC estimate (solid) vs Gaussian-fit TC (dotted)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return common.save_figure(fig, path)
@@ -325,7 +303,7 @@ def main(argv=None):
     summary = {"declared_seeds": list(SEEDS), "sizes": sizes, "settings": aggregate(results, timing),
                "step_seconds": timing}
     common.write_json(out / "summary.json", summary)
-    figure(results, out / "mig_over_minutes.png", timing)
+    figure(results, out / "mig_over_minutes.png")
     print(markdown_table(summary))
     for name, row in summary["settings"].items():
         print(f"{name:18s} seeds {row['seeds']}: MIG {row['mig']['mean']:.3f} {row['mig_per_seed']} "

@@ -175,7 +175,8 @@ def _demo(args):
         raise ValueError(f"--seeds must be distinct non-negative integers, got {args.seeds!r}")
     evaluate.check_num_points(args.num_points)
     preset = dict(train.PRESETS[args.preset])
-    steps = preset.pop("steps") if args.steps is None else args.steps
+    preset_steps = preset.pop("steps")
+    steps = preset_steps if args.steps is None else args.steps
     configs = {(seed, model): train.TrainConfig(
         **preset, model=model, data="dsprites", steps=steps, beta=args.beta, seed=seed,
         out=f"{args.out}/seed{seed}/{model}", checkpoint_every=max(1, steps // 4), log_every=max(1, steps // 40),

@@ -46,14 +46,26 @@ def check_seed(seed):
 def check_model_matches(model, dataset, config, run_dir):
     """Refuse a model.keras that config.json no longer describes (edited data or latent size)."""
     expected = (None, *dataset.observation_shape)
-    found = tuple(model.encoder.inputs[0].shape) if getattr(model.encoder, "inputs", None) else None
+    encoder = getattr(model, "encoder", None) or getattr(model, "encoder1", None)
+    found = tuple(encoder.inputs[0].shape) if getattr(encoder, "inputs", None) else None
     if found is not None and tuple(found[1:]) != tuple(expected[1:]):
         raise ValueError(f"{run_dir}/config.json names --data {config.data} (observations {tuple(expected[1:])}), "
                          f"but {run_dir}/model.keras takes {tuple(found[1:])}: config.json no longer matches the model")
-    latent_dim = model.latent.event_size if hasattr(model.latent, "event_size") else None
+    latent_dim = _gaussian_width(model)
     if latent_dim is not None and latent_dim != config.latent_dim:
         raise ValueError(f"{run_dir}/config.json has --latent-dim {config.latent_dim}, but {run_dir}/model.keras "
                          f"has {latent_dim} latent dimensions: config.json no longer matches the model")
+
+
+def _gaussian_width(model):
+    """Width of the model's Gaussian code (``--latent-dim``): the latent of a VAE, InfoMax's
+    Gaussian part, the hierarchical model's z1; None when the model has none of these."""
+    from refvae import latents
+
+    latent = getattr(model, "latent", None) or getattr(model, "latent1", None)
+    if isinstance(latent, latents.Grouped):
+        latent = next((part for part in latent.parts if isinstance(part, latents.DiagonalGaussian)), None)
+    return latent.event_size if isinstance(latent, latents.DiagonalGaussian) else None
 
 
 def _gaussian_part(model):
