@@ -208,6 +208,32 @@ def step_seconds(setting, steps=20, seed=0):
     return float(np.median(times))
 
 
+def aggregate(results, timing=None):
+    """{setting name: summary of the final MIGs, TCs and minutes over the seeds run}; "minutes"
+    is the wall-clock the runs recorded (machine shared or not), "quiet_minutes" their steps at
+    the quiet step time of ``timing`` when it was measured."""
+    timing = timing or {}
+    table = {}
+    for name in dict.fromkeys(r["name"] for r in results):
+        chosen = [r for r in results if r["name"] == name]
+        table[name] = {
+            "setting": chosen[0]["setting"],
+            "seeds": [r["seed"] for r in chosen],
+            "mig": common.summary([r["mig"] for r in chosen]),
+            "mig_per_seed": [round(r["mig"], 4) for r in chosen],
+            "mig_sampled": common.summary([r["mig_sampled"] for r in chosen]),
+            "minutes": common.summary([r["train_seconds"] / 60 for r in chosen]),
+            "quiet_minutes": (common.summary([r["steps"] * timing[name] / 60 for r in chosen])
+                              if name in timing else {"n": 0}),
+            "tc_batch": common.summary([r["probes"][-1]["tc_batch"] for r in chosen]),
+            "tc_large": common.summary([r["probes"][-1]["tc_large"] for r in chosen]),
+            "tc_gaussian": common.summary([r["probes"][-1]["tc_gaussian"] for r in chosen]),
+            "index_code_mi_batch": common.summary([r["probes"][-1]["index_code_mi_batch"] for r in chosen]),
+            "mig_per_factor": np.mean([r["mig_per_factor"] for r in chosen], axis=0).round(3).tolist(),
+        }
+    return table
+
+
 def markdown_table(summary):
     """The study's table for RESULTS.md: one row per setting, every seed's MIG."""
     lines = ["| setting | model | β | batch | net | lr | estimator | seeds | histogram MIG (mean ± sd) | per seed | "
@@ -232,7 +258,7 @@ def markdown_table(summary):
 QUIET_BASE_STEP_SECONDS = 0.25
 
 
-def figure(results, path, timing=None):
+def figure(results, path):
     """MIG and the TC estimates against images seen (the budget every setting shares), one line
     per (setting, seed); the top axis reads the images as minutes of the base setting on quiet cores."""
     plt = common.pyplot()
