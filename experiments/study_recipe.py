@@ -116,6 +116,12 @@ SCREEN.update({
 # 3 active dimensions, β-VAE collapsed to 0.00), so it was stopped after seeds 0-1 and the
 # confirmation moved to base, the runner-up at Adam 1e-3.
 CONFIRM = ("base", "beta-vae")
+# Round 3, declared on 2026-11-28 after the confirmation above and while the screen's batch-64
+# run was at 1,920 of its 3,840 steps (MIG 0.19, 0.28, 0.26 at its first three checkpoints,
+# against 0.07, 0.11, 0.14 for the mean of base's five seeds at the same images): batch 64 is
+# confirmed on seeds 0-4, with β-VAE at the same settings and β.
+SCREEN["batch-64-beta-vae"] = dataclasses.replace(BASE, batch_size=64, model="beta-vae")
+CONFIRM = CONFIRM + ("batch-64", "batch-64-beta-vae")
 
 
 def key(name, seed):

@@ -30,8 +30,10 @@ def test_smoke_study_probes_every_checkpoint_and_reuses_its_cache(tmp_path):
 
 def test_every_screened_setting_changes_one_option_of_its_round():
     # round 1 changes one option of BASE (an MLP also drops the conv filters and sets widths);
-    # round 2 one option of BASE at Adam 3e-3
+    # round 2 one option of BASE at Adam 3e-3; round 3 one option of batch-64
     for name, setting in study_recipe.SCREEN.items():
         start = study_recipe.LR3 if name.startswith("lr-3e-3-") else study_recipe.BASE
+        if name.startswith("batch-64-"):
+            start = study_recipe.SCREEN["batch-64"]
         changed = {k for k, v in setting.__dict__.items() if v != start.__dict__[k]} - {"filters", "hidden"}
         assert len(changed) <= 1, (name, changed)
