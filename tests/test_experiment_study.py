@@ -22,6 +22,9 @@ def test_smoke_study_probes_every_checkpoint_and_reuses_its_cache(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["declared_seeds"] == [0, 1, 2, 3, 4]
     assert summary["settings"]["smoke"]["mig_per_seed"] == [round(result["mig"], 4)]
+    # half of the 64 images is the first checkpoint's (step 2 of batch 16 = 32 images)
+    assert summary["settings"]["smoke"]["mig_half_per_seed"] == [round(result["probes"][0]["mig"], 4)]
+    assert study_recipe.mig_at_images(result, 48) != study_recipe.mig_at_images(result, 48)   # no checkpoint: nan
     assert (out / "mig_over_minutes.png").stat().st_size > 1000
     stamp = (out / "runs" / "smoke-s0.json").stat().st_mtime_ns
     assert study_recipe.main(argv) == 0                          # cached: not trained again
@@ -37,3 +40,14 @@ def test_every_screened_setting_changes_one_option_of_its_round():
             start = study_recipe.SCREEN["batch-64"]
         changed = {k for k, v in setting.__dict__.items() if v != start.__dict__[k]} - {"filters", "hidden"}
         assert len(changed) <= 1, (name, changed)
+
+
+def test_the_recipe_preset_is_the_studys_confirmed_batch_64_setting():
+    from refvae import train
+
+    recipe, setting = train.PRESETS["recipe"], study_recipe.SCREEN["batch-64"]
+    assert "batch-64" in study_recipe.CONFIRM                       # confirmed on every declared seed
+    for option in ("batch_size", "filters", "hidden", "learning_rate", "estimator"):
+        assert recipe[option] == getattr(setting, option), option
+    assert recipe["steps"] * recipe["batch_size"] == study_recipe.IMAGES // 2   # half of the study's images
+    assert train.TrainConfig().batch_size == 64 and train.TrainConfig().steps == 1920
