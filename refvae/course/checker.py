@@ -36,7 +36,6 @@ course's own exercises are registered by ``refvae.course.answers``.
 
 import dataclasses
 import math
-import types
 from typing import Callable, Optional
 
 import numpy as np
