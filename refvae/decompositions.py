@@ -25,7 +25,8 @@ the reconstruction up to the constant entropy of the data (002 §3).
 
 import tensorflow as tf
 
-from refvae import estimators, terms as extra_terms
+from refvae import estimators
+from refvae import terms as extra_terms
 
 # The terms each decomposition a model can train on returns, with ``log_px_given_z`` given.
 # (``hfvae_decomposition`` gives no "kl_per_dim"; a model computes it with

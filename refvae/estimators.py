@@ -49,12 +49,12 @@ Example:
     >>> log_qz, log_qzd = aggregate_log_density(z, posterior, dataset_size=60000, method="mss1")
 """
 
-import math
 
 import numpy as np
 import tensorflow as tf
 
 from refvae import checks
+
 # flatten_distribution lives with the distributions it takes apart; its old name keeps working here.
 from refvae.latents import flatten_distribution
 
@@ -89,7 +89,8 @@ def _check_sizes(num_samples, batch_size, dataset_size, method):
             raise ValueError(f"method {method!r} needs a batch of at least 2 data points, got {batch_size}")
         if method in _PAIRED_METHODS and num_samples is not None and num_samples != batch_size:
             raise ValueError(
-                f"method {method!r} pairs sample i with data point i: need as many samples as data points, got {num_samples} samples and {batch_size} data points"
+                f"method {method!r} pairs sample i with data point i: need as many samples as data points, "
+                f"got {num_samples} samples and {batch_size} data points"
             )
 
 

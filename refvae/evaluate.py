@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from refvae import checks, train as training
+from refvae import checks
+from refvae import train as training
 from refvae.io import jsonable, write_atomic
 
 METRICS = ("mig", "mig-sampled", "beta-vae", "factor-vae", "dci", "sap", "modularity", "irs",
@@ -408,8 +409,10 @@ def write_report(run_dir, model, dataset, config, results, seed=0):
     bias = results.get("estimator_bias")
     bias_block = "" if bias is None else f"""<h2>Is the batch TC estimate trustworthy?</h2>
 <table><tr><td><b>estimate</b></td><td><b>total correlation</b></td><td><b>index-code MI</b></td></tr>
-<tr><td>{html.escape(config.estimator)} at the training batch B = {bias['batch_size']}</td><td>{bias['tc_batch']:.3f}</td><td>{bias['index_code_mi_batch']:.3f}</td></tr>
-<tr><td>{html.escape(config.estimator)} at B = {bias['large_batch_size']}</td><td>{bias['tc_large_batch']:.3f}</td><td>{bias['index_code_mi_large_batch']:.3f}</td></tr>
+<tr><td>{html.escape(config.estimator)} at the training batch B = {bias['batch_size']}</td>
+<td>{bias['tc_batch']:.3f}</td><td>{bias['index_code_mi_batch']:.3f}</td></tr>
+<tr><td>{html.escape(config.estimator)} at B = {bias['large_batch_size']}</td>
+<td>{bias['tc_large_batch']:.3f}</td><td>{bias['index_code_mi_large_batch']:.3f}</td></tr>
 <tr><td>Gaussian fit of the sampled codes (004 eq 9)</td><td>{bias['tc_gaussian_fit']:.3f}</td><td></td></tr></table>
 <p>Nats, on fresh points with N = {dataset.num_observations} (log N = {bias['log_dataset_size']:.2f}, the ceiling of
 the index-code MI). A batch TC below 0 or far below the large-batch value is the estimator's bias; a TC weight

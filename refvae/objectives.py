@@ -49,14 +49,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import tensorflow as tf
 
 from refvae import decompositions
-from refvae.terms import EXTRA_TERMS, VECTOR_TERMS
+
 # The term functions lived here before refvae.terms; their old names keep working.
-from refvae.terms import covariance_penalties, dip_covariance, kl_per_dim, mmd, posterior_variance  # noqa: F401
+from refvae.terms import (  # noqa: F401
+    EXTRA_TERMS,
+    VECTOR_TERMS,
+    covariance_penalties,
+    dip_covariance,
+    kl_per_dim,
+    mmd,
+    posterior_variance,
+)
 
 # Terms that enter the ELBO with a plus sign: they are subtracted in the loss.
 GAINS = frozenset({"reconstruction", "elbo", "prior_between_group_tc", "prior_within_group_tc"})

@@ -546,7 +546,8 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
     strategy = make_strategy(config.strategy)
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(
-            f"--batch-size {config.batch_size} must be a multiple of the {strategy.num_replicas_in_sync} replicas of --strategy {config.strategy}"
+            f"--batch-size {config.batch_size} must be a multiple of the {strategy.num_replicas_in_sync} replicas "
+            f"of --strategy {config.strategy}"
         )
     with strategy.scope():
         model = build_model(config, dataset)  # compiled, optimiser built

@@ -67,7 +67,7 @@ def test_elbo_matches_an_independent_numpy_computation():
 
 
 def test_training_raises_the_elbo_and_logs_every_term():
-    x, labels = BINARY_DIGITS[:512], LABELS[:512]
+    x = BINARY_DIGITS[:512]
     model = _model(x, z1_dim=4, num_classes=10)
     model.compile(keras.optimizers.Adam(3e-3))
     before, _ = model.compute_terms(x, seed=0)

@@ -10,9 +10,9 @@ value without revealing it (and holds the registry), and ``refvae.course.answers
 the expected answers of the course's chapters. The names below are the course's API.
 """
 
+from refvae.course.answers import DSPRITES_SIZE, GMM_TOY, refvae_digits_pixels  # importing it registers the answers
 from refvae.course.checker import _REGISTRY as _REGISTRY  # the registry, for tests that add scratch exercises
 from refvae.course.checker import CLOSE, RIGHT, WRONG, Exercise, check, exercise, exercises, register
-from refvae.course.answers import DSPRITES_SIZE, GMM_TOY, refvae_digits_pixels  # importing it registers the answers
 
 __all__ = ["CLOSE", "DSPRITES_SIZE", "Exercise", "GMM_TOY", "RIGHT", "WRONG", "check", "exercise", "exercises",
            "refvae_digits_pixels", "register"]

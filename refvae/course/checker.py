@@ -36,7 +36,7 @@ course's own exercises are registered by ``refvae.course.answers``.
 
 import dataclasses
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -73,9 +73,9 @@ class Exercise:
     rtol: float = 1e-3
     close_rtol: float = 5e-2
     atol: float = 1e-12
-    hint: Optional[str] = None
+    hint: str | None = None
     description: str = ""
-    _expected: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
+    _expected: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     def expected(self) -> np.ndarray:
         """The expected answer as a float64 array (computed once, then cached)."""
@@ -99,7 +99,7 @@ def register(
     rtol: float = 1e-3,
     close_rtol: float = 5e-2,
     atol: float = 1e-12,
-    hint: Optional[str] = None,
+    hint: str | None = None,
     description: str = "",
     overwrite: bool = False,
 ) -> Exercise:
@@ -163,7 +163,7 @@ def _relative_error(answer: np.ndarray, expected: np.ndarray, atol: float) -> fl
     return float(np.max(np.abs(answer - expected) / np.maximum(np.abs(expected), atol)))
 
 
-def _hint(answer: np.ndarray, expected: np.ndarray, entry: Exercise) -> Optional[str]:
+def _hint(answer: np.ndarray, expected: np.ndarray, entry: Exercise) -> str | None:
     """A cheap diagnosis of a wrong answer that does not reveal the expected value."""
     if _relative_error(-answer, expected, entry.atol) <= entry.close_rtol:
         return "check the sign"
@@ -229,7 +229,7 @@ def check(exercise_id: str, answer) -> str:
     return _report(exercise_id, WRONG, _hint(given, expected, entry), entry.hint)
 
 
-def _report(exercise_id: str, verdict: str, detail: Optional[str] = None, hint: Optional[str] = None) -> str:
+def _report(exercise_id: str, verdict: str, detail: str | None = None, hint: str | None = None) -> str:
     message = f"{exercise_id}: {verdict}."
     if detail:
         message += f" {detail[0].upper()}{detail[1:]}."

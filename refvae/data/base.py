@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from refvae import checks

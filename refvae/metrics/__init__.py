@@ -32,13 +32,15 @@ Importing this package does not import TensorFlow; the functions that need it
 (``mig_sampled``, ``dimwise_mutual_information``, ``tc_of_samples``) import it when called.
 """
 
+# Modules whose names are used as refvae.metrics.<module>.<name>.
+from refvae.metrics import sample_quality, sampling, utils  # noqa: F401
 from refvae.metrics.beta_vae import beta_vae_features, beta_vae_score, beta_vae_score_from_features
 from refvae.metrics.clustering import cluster_assignment, compute_concrete_mig, concrete_mig, unsupervised_accuracy
 from refvae.metrics.code_mutual_info import code_mutual_info
 from refvae.metrics.dci import IMPORTANCE_METHODS, compute_dci, dci, dci_from_importance, importance_matrix
-from refvae.metrics.majority_vote import factor_vae_score, factor_vae_votes, majority_vote_accuracy, prune_dims
 from refvae.metrics.gaussian_correlation import gaussian_correlation, gaussian_wasserstein_correlation
 from refvae.metrics.irs import compute_irs, irs
+from refvae.metrics.majority_vote import factor_vae_score, factor_vae_votes, majority_vote_accuracy, prune_dims
 from refvae.metrics.mig import compute_mig, mig, mig_from_mutual_info, mig_sampled, subgrid_factors
 from refvae.metrics.modularity import compute_modularity, explicitness, modularity, modularity_from_mutual_info
 from refvae.metrics.mutual_info import (
@@ -49,6 +51,7 @@ from refvae.metrics.mutual_info import (
     dimwise_mutual_information,
     posterior_dimwise_mutual_information,
 )
+from refvae.metrics.sampling import split_train_test
 from refvae.metrics.sap import compute_sap, sap, sap_from_scores, sap_score_matrix
 from refvae.metrics.tc import (
     compute_tc_means_vs_samples,
@@ -58,10 +61,6 @@ from refvae.metrics.tc import (
     tc_of_samples,
 )
 from refvae.metrics.unsupervised import compute_unsupervised_scores, unsupervised_scores
-from refvae.metrics.sampling import split_train_test
-
-# Modules whose names are used as refvae.metrics.<module>.<name>.
-from refvae.metrics import sample_quality, sampling, utils  # noqa: E402,F401
 
 __all__ = [
     "active_dimensions",

@@ -39,7 +39,8 @@ import math
 import keras
 import tensorflow as tf
 
-from refvae import checks, decompositions, estimators, latents, objectives, terms as extra_terms
+from refvae import checks, decompositions, estimators, latents, objectives
+from refvae import terms as extra_terms
 from refvae.models import likelihoods
 
 SOURCES = ("prior", "marginals")
@@ -169,7 +170,7 @@ class VAE(keras.Model):
         if objective.required_terms & extra_terms.GAUSSIAN_TERMS and not isinstance(latent, latents.DiagonalGaussian):
             raise ValueError(f"objective {objective.name!r} needs posterior variances: it requires a "
                              f"DiagonalGaussian latent, got {latent!r}")
-        for term, weight in objective.weights.items():
+        for weight in objective.weights.values():
             if isinstance(weight, objectives.UnitWeights):
                 weight.vector(latent.num_units)     # raises if an anchor is not a unit of this latent
         if groups is not None:
