@@ -180,11 +180,11 @@ def bench_protocol_scores(quick):
     ):
         num = sizes.get("num_train", 10000) + sizes.get("num_eval", 5000)
         if name == "BetaVAE score":
-            run = lambda calls: function(  # noqa: E731
+            run = lambda calls, function=function, num=num, per_call=per_call: function(  # noqa: E731
                 data, synthetic_representation, np.random.default_rng(0), num, 64, **{per_call: calls}
             )
         else:
-            run = lambda calls: function(  # noqa: E731
+            run = lambda calls, function=function, num=num, per_call=per_call: function(  # noqa: E731
                 data, synthetic_representation, np.random.default_rng(0), num, np.ones(10), np.ones(10, bool),
                 64, **{per_call: calls}
             )

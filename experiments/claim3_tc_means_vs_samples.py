@@ -124,7 +124,7 @@ def main(argv=None):
         for beta in betas:
             for model in MODELS:
                 spec = common.run_spec(args.mode, model, model_weight(model, beta), seed, steps=sizes["steps"])
-                run = common.cached_run(cache, spec, lambda: common.train_and_score(spec, args.mode, dataset),
+                run = common.cached_run(cache, spec, lambda: common.train_and_score(spec, args.mode, dataset),  # noqa: B023
                                         required=("tc_sample_gaussian", "tc_mean", "elbo", "history"))
                 run["beta_004"] = beta
                 history = run.get("history", {})

@@ -16,7 +16,7 @@ Here, per seed, a plain VAE (λ = 0, the control) and AnchorVAEs (``refvae.objec
 "anchor-vae", lam=λ, anchors=[0, 1])``) are trained with the same initial weights and
 batches, and for each model:
 
-* I(x; z_j) per unit over the training images (``refvae.models.anchor.dimwise_mutual_information``,
+* I(x; z_j) per unit over the training images (``refvae.metrics.dimwise_mutual_information``,
   q(z_j) the mixture of all their posteriors) and whether the anchors are the top units
   (``anchor_ranking``); the aggregate mean and variance of every unit;
 * 2,000 generated images from each of three sources — N(0, I), Π_j q(z_j)
@@ -114,14 +114,15 @@ def generate(model, source, n, seed, reference, mean, variance):
 
 def score_model(model, sizes, anchors, reference, x_test, scorer, seed):
     """Information per unit, anchor ranking, aggregate moments, test ELBO and the sampling scores."""
+    from refvae import metrics
     from refvae.models import anchor
 
-    info = anchor.dimwise_mutual_information(model, reference, seed=seed)
-    loc, _ = anchor.posterior_moments(model, reference)
+    loc, scale = anchor.posterior_moments(model, reference)
+    info = metrics.dimwise_mutual_information(loc, scale, seed=seed)
     mutual_info = np.asarray(info["mutual_info"], np.float64)
     mean, variance = loc.mean(axis=0), np.asarray(info["marginal_variance"], np.float64)
     gap = moment_gap(mean, variance)
-    ranking = anchor.anchor_ranking(mutual_info, anchors)
+    ranking = metrics.anchor_ranking(mutual_info, anchors)
     order = np.argsort(-mutual_info, kind="stable")
     out = {
         "mutual_info": mutual_info, "marginal_mean": mean, "marginal_variance": variance,
@@ -277,7 +278,7 @@ def main(argv=None):
     args = common.parse_args(__doc__.splitlines()[0], argv, default_seeds=(0, 1, 2, 3, 4),
                              full_seeds=(0, 1, 2, 3, 4), image_data=True)
     watch = common.Stopwatch()
-    from refvae.models import anchor
+    from refvae.metrics import sample_quality
 
     sizes = dict(SIZES[args.mode], data=args.data)
     if args.data == "mnist" and args.mode != "full":
@@ -303,7 +304,7 @@ def main(argv=None):
     print(f"[{NAME}] mode={args.mode} data={args.data} seeds={args.seeds} λ={lams}: {len(x_train)} train / "
           f"{len(x_test)} test images", flush=True)
     fit_rows = slice(None) if sizes["scorer_points"] is None else slice(0, sizes["scorer_points"])
-    scorer = anchor.DigitsScorer(hidden=sizes["scorer_hidden"], seed=0).fit(x_train[fit_rows], y_train[fit_rows])
+    scorer = sample_quality.DigitsScorer(hidden=sizes["scorer_hidden"], seed=0).fit(x_train[fit_rows], y_train[fit_rows])
     result["scorer_test_accuracy"] = scorer.accuracy(x_test, y_test)
     result["real_frechet"] = scorer.frechet_distance(x_train, x_test)
     result["real_confidence"] = scorer.confidence(x_test)

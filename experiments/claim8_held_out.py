@@ -141,7 +141,7 @@ def main(argv=None):
         spec = common.run_spec(args.mode, MODEL, BETA, seed)
         models, timings = {}, {}
         for label, train_data in (("pruned", split), ("full", full)):
-            model = common.build_model(spec, train_data.num_observations, full.observation_shape)
+            model = common.build_model(spec, train_data)
             _, timing = common.train_model(model, common.uniform_batches(train_data, seed, spec.batch_size),
                                            spec.steps, log_every=max(1, min(50, spec.steps)))
             models[label], timings[label] = model, timing["seconds"]

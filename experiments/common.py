@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from refvae.io import atomic_path, jsonable, write_atomic
+
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 MODES = ("smoke", "cpu", "full")
 IMAGE_DATA = ("digits", "mnist")
@@ -81,23 +83,6 @@ def parse_args(description, argv=None, default_seeds=(0,), full_seeds=None, imag
 # --------------------------------------------------------------------------- JSON, timing, device
 
 
-def jsonable(value):
-    """NumPy scalars and arrays, tuples and Paths turned into JSON types (recursively)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, pathlib.Path):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    return value
-
-
 def non_finite(value, path=""):
     """Paths (like ``runs[3].mig``) of every float in ``value`` that is NaN or infinite."""
     if isinstance(value, dict):
@@ -111,13 +96,7 @@ def non_finite(value, path=""):
 
 def write_json(path, payload):
     """Write ``payload`` as indented JSON through a temporary file and a rename (never partial)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(jsonable(payload), indent=1, allow_nan=True) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(jsonable(payload), indent=1, allow_nan=True) + "\n")
 
 
 def read_json(path):
@@ -273,14 +252,12 @@ def save_figure(fig, path, max_kb=200, dpi=110):
     """Save ``fig`` as a PNG under ``max_kb`` kilobytes (lowering the dpi if needed)."""
     plt = pyplot()
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("tmp-" + path.name)
-    while True:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        if tmp.stat().st_size <= max_kb * 1024 or dpi <= 40:
-            break
-        dpi = int(dpi * 0.8)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        while True:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+            if tmp.stat().st_size <= max_kb * 1024 or dpi <= 40:
+                break
+            dpi = int(dpi * 0.8)
     plt.close(fig)
     return path
 
@@ -374,33 +351,34 @@ def run_spec(mode, model, weight, seed, **overrides):
     return RunSpec(model=model, weight=float(weight), seed=int(seed), **values)
 
 
-def build_model(spec, dataset_size, observation_shape=(64, 64, 1)):
-    """A compiled refvae model for ``spec`` (MLP encoder/decoder, Bernoulli likelihood)."""
-    import keras
+def train_config(spec):
+    """The ``refvae.train.TrainConfig`` of a run: its model, weights and sizes, MLP networks.
 
-    from refvae import latents, models, objectives
+    ``weight`` goes to the option the model names it by: β of β-VAE, β-TCVAE and RTC-VAE,
+    γ of FactorVAE; "rtc-discriminator" is ``factor-vae`` with ``eta`` (004 §5.3).
+    """
+    from refvae import train
 
-    keras.utils.set_random_seed(spec.seed)
-    latent = latents.DiagonalGaussian(spec.latent_dim)
-    encoder, decoder = models.networks.build("mlp", tuple(observation_shape), latent, hidden=tuple(spec.hidden))
-    if spec.model in ("factor-vae", "rtc-discriminator"):
-        from refvae.models.factor_vae import FactorVAE
+    model, weights = {
+        "vae": ("vae", {}),
+        "beta-vae": ("beta-vae", {"beta": spec.weight}),
+        "beta-tcvae": ("beta-tcvae", {"beta": spec.weight}),
+        "rtc": ("rtc", {"beta": spec.weight, "eta": spec.eta}),
+        "factor-vae": ("factor-vae", {"gamma": spec.weight, "discriminator_hidden": tuple(spec.discriminator_hidden)}),
+        "rtc-discriminator": ("factor-vae", {"gamma": spec.weight, "eta": spec.eta,
+                                             "discriminator_hidden": tuple(spec.discriminator_hidden)}),
+    }[spec.model]
+    return train.TrainConfig(model=model, steps=spec.steps, batch_size=spec.batch_size, estimator=spec.estimator,
+                             seed=spec.seed, latent_dim=spec.latent_dim, learning_rate=spec.learning_rate,
+                             architecture="mlp", hidden=tuple(spec.hidden), filters=None, **weights)
 
-        eta = spec.eta if spec.model == "rtc-discriminator" else 0.0
-        model = FactorVAE(encoder, decoder, latent, "bernoulli", gamma=spec.weight, dataset_size=int(dataset_size),
-                          estimator=spec.estimator, discriminator_hidden=tuple(spec.discriminator_hidden),
-                          eta=eta, seed=spec.seed)
-    else:
-        if spec.model == "vae":
-            objective = objectives.get("vae")
-        elif spec.model == "rtc":
-            objective = objectives.get("rtc", beta=spec.weight, eta=spec.eta)
-        else:
-            objective = objectives.get(spec.model, beta=spec.weight)
-        model = models.VAE(encoder, decoder, latent, "bernoulli", objective, dataset_size=int(dataset_size),
-                           estimator=spec.estimator, seed=spec.seed)
-    model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate))
-    return model
+
+def build_model(spec, dataset):
+    """A compiled refvae model for ``spec`` on ``dataset`` (MLP encoder/decoder, Bernoulli
+    likelihood): ``refvae.train.build_model`` of ``train_config(spec)``."""
+    from refvae import train
+
+    return train.build_model(train_config(spec), dataset)
 
 
 def uniform_batches(dataset, seed, batch_size):
@@ -417,6 +395,12 @@ def uniform_batches(dataset, seed, batch_size):
 
 def train_model(model, batch_fn, steps, log_every=50):
     """Run ``steps`` optimiser steps; returns (history {term: [values]}, {"steps", "seconds"}).
+
+    Not ``refvae.train.train``, on purpose: an experiment trains many small models in one
+    process and keeps only their numbers, so this loop has no run directory, checkpoints or
+    resumption; its batches come from any ``batch_fn(step)`` (epochs over image arrays, a
+    held-out split), and each logged value is that step's, not a running mean (the
+    trackers are reset every step). The committed results were computed with this loop.
 
     Raises:
         FloatingPointError: a non-finite loss (names the step).
@@ -443,23 +427,16 @@ def train_model(model, batch_fn, steps, log_every=50):
 
 def posterior_params(model, observations, batch_size=512):
     """(loc, scale) [n, D] float64 of the Gaussian posteriors of ``observations``."""
-    locs, scales = [], []
-    for start in range(0, len(observations), batch_size):
-        dist = model.posterior(observations[start:start + batch_size])
-        locs.append(np.asarray(dist.loc, dtype=np.float64))
-        scales.append(np.asarray(dist.scale, dtype=np.float64))
-    return np.concatenate(locs), np.concatenate(scales)
+    from refvae.metrics.sampling import posterior_moments
+
+    return posterior_moments(model.posterior, observations, batch_size)
 
 
 def posterior_of_factors(model, dataset, factors, batch_size=512):
     """(loc, scale) of the observations of ``factors``, rendered a batch at a time."""
-    locs, scales = [], []
-    for start in range(0, len(factors), batch_size):
-        loc, scale = posterior_params(model, dataset.observations_from_factors(factors[start:start + batch_size]),
-                                      batch_size)
-        locs.append(loc)
-        scales.append(scale)
-    return np.concatenate(locs), np.concatenate(scales)
+    from refvae.metrics.sampling import posterior_moments
+
+    return posterior_moments(model.posterior, factors, batch_size, render=dataset.observations_from_factors)
 
 
 def elbo_terms(model, observations, seed=0, batch_size=256):
@@ -559,7 +536,7 @@ def train_and_score(spec, mode, dataset=None, what=("elbo", "mig", "mig_sampled"
 
     dataset = dataset or data.dsprites()
     watch = Stopwatch()
-    model = build_model(spec, dataset.num_observations, dataset.observation_shape)
+    model = build_model(spec, dataset)
     history, timing = train_model(model, uniform_batches(dataset, spec.seed, spec.batch_size), spec.steps,
                                   log_every=max(1, min(50, spec.steps)))
     scores = score_dsprites(model, dataset, mode, seed=0, what=what)

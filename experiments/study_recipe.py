@@ -36,7 +36,6 @@ checkpoint)::
 
 import argparse
 import dataclasses
-import json
 import pathlib
 import sys
 import time

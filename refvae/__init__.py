@@ -7,7 +7,7 @@ TensorFlow until a module that needs it is touched::
     refvae.info.gaussian_total_correlation([[1.0, 0.5], [0.5, 1.0]])   # loads refvae.info only
 """
 
-import importlib
+from refvae._lazy import lazy_submodules
 
 __version__ = "0.1.0"
 
@@ -16,6 +16,7 @@ _SUBMODULES = (
     "latents",
     "estimators",
     "decompositions",
+    "terms",
     "objectives",
     "models",
     "metrics",
@@ -26,18 +27,10 @@ _SUBMODULES = (
     "viz",
     "course",
     "compat",
+    "checks",
+    "io",
 )
 
 __all__ = ["__version__", *_SUBMODULES]
 
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'refvae' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_submodules(__name__, _SUBMODULES)

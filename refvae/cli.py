@@ -35,7 +35,8 @@ def _add_train_options(parser):
     from refvae import train
 
     defaults = train.TrainConfig()
-    parser.add_argument("--config", help="read the options from a config file (JSON or TOML, the keys of config.json); flags given too override it")
+    parser.add_argument("--config", help="read the options from a config file (JSON or TOML, the keys of "
+                                          "config.json); flags given too override it")
     parser.add_argument("--preset", choices=list(train.PRESETS),
                         help="start from a named setting (flags and --config override it): recipe (the default: what the "
                              "recipe study found fastest on CPU), 001 (001's MLP, batch 2048, MWS, 18,000 steps), "
@@ -217,7 +218,8 @@ def build_parser():
         "train", help="train a model; checkpoints, history and TensorBoard scalars in --out",
         description="Train one objective of the catalogue. An interrupted run continues with --resume RUN_DIR.")
     _add_train_options(train_parser)
-    train_parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint (--steps may raise the total)")
+    train_parser.add_argument("--resume", metavar="RUN_DIR",
+                              help="continue the run in RUN_DIR from its newest checkpoint (--steps may raise the total)")
     train_parser.set_defaults(handler=_train)
 
     from refvae import evaluate, train
@@ -228,7 +230,8 @@ def build_parser():
     evaluate_parser.add_argument("run_dir", metavar="RUN_DIR")
     evaluate_parser.add_argument("--metrics", default=",".join(evaluate.DEFAULT_METRICS),
                                  help=f"comma-separated subset of {','.join(evaluate.METRICS)} (default %(default)s)")
-    evaluate_parser.add_argument("--num-points", type=int, default=10000, help="points sampled per metric (default %(default)s, the literature's)")
+    evaluate_parser.add_argument("--num-points", type=int, default=10000,
+                                 help="points sampled per metric (default %(default)s, the literature's)")
     evaluate_parser.add_argument("--seed", type=int, default=0, help="seed of the metric samples (default 0)")
     evaluate_parser.add_argument("--subgrid", help="mig-sampled on every k-th value of each factor, e.g. 1,1,4,4,4 "
                                                    "(11,520 of dSprites' 737,280 points; default: the whole grid)")

@@ -26,6 +26,18 @@ the reconstruction up to the constant entropy of the data (002 §3).
 import tensorflow as tf
 
 from refvae import estimators
+from refvae import terms as extra_terms
+
+# The terms each decomposition a model can train on returns, with ``log_px_given_z`` given.
+# (``hfvae_decomposition`` gives no "kl_per_dim"; a model computes it with
+# ``refvae.terms.kl_per_dim`` when its objective names it.)
+TERMS = {
+    "tc": frozenset({"reconstruction", "elbo", "kl", "index_code_mi", "marginal_kl", "total_correlation",
+                     "dimwise_kl", "kl_per_dim"}),
+    "hfvae": frozenset({"reconstruction", "elbo", "kl", "index_code_mi", "marginal_kl", "between_group_tc",
+                        "prior_between_group_tc", "within_group_tc", "prior_within_group_tc", "dimwise_kl"}),
+    "kl": frozenset({"reconstruction", "elbo", "kl", "kl_per_dim"}),
+}
 
 
 def _mean(values):
@@ -161,6 +173,29 @@ def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_
         "kl_per_dim": tf.reduce_mean(log_qz_x_units - log_pz_units, axis=0),
     }
     return _with_reconstruction(terms, log_px_given_z, check_finite)
+
+
+def kl_decomposition(z, posterior, prior, *, log_px_given_z=None):
+    """The ELBO with no aggregate-posterior estimate: kl and its per-unit parts.
+
+        kl_d = E[log q(z_d|x) − log p(z_d)],   kl = Σ_d kl_d,   elbo = reconstruction − kl
+
+    The cheapest set of terms (no pairwise density tensor), for the plain ELBO and benchmarks.
+
+    Args:
+        z, posterior, prior: as ``tc_decomposition`` (``prior`` factorised over units).
+        log_px_given_z: optional [B] log-likelihoods, adds "reconstruction" and "elbo".
+
+    Returns:
+        dict with "kl_per_dim" ([D]) and "kl", and with ``log_px_given_z`` also
+        "reconstruction" and "elbo".
+    """
+    terms = {"kl_per_dim": extra_terms.kl_per_dim(posterior.log_prob(z), prior.log_prob(z))}
+    terms["kl"] = tf.reduce_sum(terms["kl_per_dim"])
+    if log_px_given_z is not None:
+        terms["reconstruction"] = tf.reduce_mean(log_px_given_z)
+        terms["elbo"] = terms["reconstruction"] - terms["kl"]
+    return terms
 
 
 def hfvae_decomposition(

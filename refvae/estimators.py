@@ -49,10 +49,14 @@ Example:
     >>> log_qz, log_qzd = aggregate_log_density(z, posterior, dataset_size=60000, method="mss1")
 """
 
-import math
 
 import numpy as np
 import tensorflow as tf
+
+from refvae import checks
+
+# flatten_distribution lives with the distributions it takes apart; its old name keeps working here.
+from refvae.latents import flatten_distribution
 
 KNOWN_METHODS = ("exact", "mws", "mws_dropped", "mss0", "mss1", "hfvae")
 
@@ -71,8 +75,7 @@ def check_method(method):
 
 def _check_sizes(num_samples, batch_size, dataset_size, method):
     check_method(method)
-    if isinstance(dataset_size, bool) or not isinstance(dataset_size, (int, np.integer)) or dataset_size < 1:
-        raise ValueError(f"dataset_size must be a positive integer, got {dataset_size!r}")
+    dataset_size = checks.dataset_size(dataset_size)
     if batch_size is not None:
         if dataset_size < batch_size:
             raise ValueError(
@@ -86,7 +89,8 @@ def _check_sizes(num_samples, batch_size, dataset_size, method):
             raise ValueError(f"method {method!r} needs a batch of at least 2 data points, got {batch_size}")
         if method in _PAIRED_METHODS and num_samples is not None and num_samples != batch_size:
             raise ValueError(
-                f"method {method!r} pairs sample i with data point i: need as many samples as data points, got {num_samples} samples and {batch_size} data points"
+                f"method {method!r} pairs sample i with data point i: need as many samples as data points, "
+                f"got {num_samples} samples and {batch_size} data points"
             )
 
 
@@ -111,6 +115,11 @@ def log_importance_weights(batch_size, dataset_size, method, rows=None, dtype=tf
     """
     static_b = batch_size if isinstance(batch_size, (int, np.integer)) else None
     _check_sizes(None, static_b, dataset_size, method)
+    return _log_importance_weights(batch_size, dataset_size, method, rows, dtype)
+
+
+def _log_importance_weights(batch_size, dataset_size, method, rows, dtype):
+    """``log_importance_weights`` without the checks, which its callers have run."""
     b = tf.cast(batch_size, tf.int32)
     bf = tf.cast(b, tf.float64)
     n = tf.constant(float(dataset_size), tf.float64)
@@ -149,26 +158,9 @@ def log_importance_weights(batch_size, dataset_size, method, rows=None, dtype=tf
 
 def _chunk_size(num_samples, batch_size, num_units, chunk_size):
     if chunk_size is not None:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        return int(chunk_size)
+        return checks.integer(chunk_size, "chunk_size")
     per_sample = max(1, (batch_size or 1024) * num_units)
     return int(max(1, min(num_samples or 1 << 30, DEFAULT_CHUNK_ELEMENTS // per_sample)))
-
-
-def flatten_distribution(dist):
-    """(tensors, rebuild) with ``rebuild(tensors)`` the same distribution made of ``tensors``,
-    or None when the distribution cannot be taken apart (then no recomputation is done).
-
-    tfp distributions are composite tensors (``tf.nest`` flattens them); refvae's wrappers
-    (``ConcreteUnit``, ``GroupedDistribution``) provide ``flatten_tensors``.
-    """
-    if hasattr(dist, "flatten_tensors"):
-        return dist.flatten_tensors()
-    flat = tf.nest.flatten(dist, expand_composites=True)
-    if len(flat) == 1 and flat[0] is dist:
-        return None
-    return flat, lambda tensors: tf.nest.pack_sequence_as(dist, list(tensors), expand_composites=True)
 
 
 def _reduce(log_q_rows, log_w, groups):
@@ -234,7 +226,7 @@ def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, ch
     chunk = _chunk_size(z.shape[0], static_b, num_units, chunk_size)
 
     def weights(row_ids):
-        return log_importance_weights(batch_size, dataset_size, method, rows=row_ids, dtype=probe.dtype)
+        return _log_importance_weights(batch_size, dataset_size, method, row_ids, probe.dtype)
 
     def reduce_rows(z_rows, log_w):
         return _reduce(posterior.log_prob(z_rows[:, None, :]), log_w, groups)
@@ -297,5 +289,5 @@ def aggregate_log_density_from_pairwise(log_q_pairwise, dataset_size, method, *,
     dynamic = tf.shape(log_q_pairwise)
     rows = tf.range(num_samples if num_samples is not None else dynamic[0])
     batch_size = batch_size if batch_size is not None else dynamic[1]
-    log_w = log_importance_weights(batch_size, dataset_size, method, rows=rows, dtype=log_q_pairwise.dtype)
+    log_w = _log_importance_weights(batch_size, dataset_size, method, rows, log_q_pairwise.dtype)
     return tuple(_reduce(log_q_pairwise, log_w, groups))

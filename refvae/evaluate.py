@@ -15,7 +15,9 @@ import time
 
 import numpy as np
 
+from refvae import checks
 from refvae import train as training
+from refvae.io import jsonable, write_atomic
 
 METRICS = ("mig", "mig-sampled", "beta-vae", "factor-vae", "dci", "sap", "modularity", "irs",
            "gaussian-correlation", "code-mi", "tc", "mi")
@@ -32,15 +34,11 @@ def check_metrics(names):
 
 def check_num_points(num_points):
     """``--num-points`` as an int >= 10: fewer leaves the metrics' train/test splits and bins empty."""
-    if isinstance(num_points, bool) or not isinstance(num_points, (int, np.integer)) or num_points < 10:
-        raise ValueError(f"--num-points must be an integer >= 10, got {num_points!r}")
-    return int(num_points)
+    return checks.integer(num_points, "--num-points", 10)
 
 
 def check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return checks.integer(seed, "--seed", 0)
 
 
 def check_model_matches(model, dataset, config, run_dir):
@@ -102,13 +100,10 @@ def code_posterior(model, x):
 def _encoders(model, batch_size=256):
     """(representation: x -> mean codes, posterior: x -> (loc, scale)) as NumPy functions."""
 
+    from refvae.metrics.sampling import posterior_moments
+
     def posterior(x):
-        locs, scales = [], []
-        for start in range(0, len(x), batch_size):
-            dist = code_posterior(model, x[start:start + batch_size])
-            locs.append(np.asarray(dist.loc))
-            scales.append(np.asarray(dist.scale))
-        return np.concatenate(locs), np.concatenate(scales)
+        return posterior_moments(lambda batch: code_posterior(model, batch), x, batch_size, dtype=None)
 
     def representation(x):
         return posterior(x)[0]
@@ -122,12 +117,9 @@ def _grid_posterior(dataset, posterior, subgrid=None, batch_size=2048):
     from refvae import metrics
 
     factors, sizes = metrics.subgrid_factors(dataset.factor_sizes, subgrid or (1,) * len(dataset.factor_sizes))
-    locs, scales = [], []
-    for start in range(0, len(factors), batch_size):
-        loc, scale = posterior(dataset.observations_from_factors(factors[start:start + batch_size]))
-        locs.append(loc)
-        scales.append(scale)
-    return np.concatenate(locs), np.concatenate(scales), sizes
+    loc, scale = metrics.sampling.posterior_moments(posterior, factors, batch_size,
+                                                    render=dataset.observations_from_factors, dtype=None)
+    return loc, scale, sizes
 
 
 def check_subgrid(dataset, subgrid):
@@ -191,17 +183,9 @@ def compute_metrics(model, dataset, names, seed=0, num_points=10000, subgrid=Non
             factors = dataset.sample_factors(min(num_points, 5000), rng)
             loc, scale = posterior(dataset.observations_from_factors(factors))
             result = metrics.dimwise_mutual_information(loc, scale, seed=seed)
-        results[name] = {key: _jsonable(value) for key, value in result.items()}
+        results[name] = {key: jsonable(value) for key, value in result.items()}
         results[name]["seconds"] = round(time.perf_counter() - start, 2)
     return results
-
-
-def _jsonable(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    return value
 
 
 def _headline(results):
@@ -270,7 +254,7 @@ def evaluate(run_dir, metric_names=DEFAULT_METRICS, seed=0, num_points=10000, re
     results = compute_metrics(model, dataset, metric_names, seed=seed, num_points=num_points, subgrid=subgrid)
     results["summary"] = _headline(results)
     results["estimator_bias"] = estimator_bias(model, dataset, config.batch_size, config.estimator, seed=seed)
-    training._write_atomic(run_dir / "metrics.json", json.dumps(results, indent=2) + "\n")
+    write_atomic(run_dir / "metrics.json", json.dumps(results, indent=2) + "\n")
     if report:
         write_report(run_dir, model, dataset, config, results, seed=seed)
     return results
@@ -425,8 +409,10 @@ def write_report(run_dir, model, dataset, config, results, seed=0):
     bias = results.get("estimator_bias")
     bias_block = "" if bias is None else f"""<h2>Is the batch TC estimate trustworthy?</h2>
 <table><tr><td><b>estimate</b></td><td><b>total correlation</b></td><td><b>index-code MI</b></td></tr>
-<tr><td>{html.escape(config.estimator)} at the training batch B = {bias['batch_size']}</td><td>{bias['tc_batch']:.3f}</td><td>{bias['index_code_mi_batch']:.3f}</td></tr>
-<tr><td>{html.escape(config.estimator)} at B = {bias['large_batch_size']}</td><td>{bias['tc_large_batch']:.3f}</td><td>{bias['index_code_mi_large_batch']:.3f}</td></tr>
+<tr><td>{html.escape(config.estimator)} at the training batch B = {bias['batch_size']}</td>
+<td>{bias['tc_batch']:.3f}</td><td>{bias['index_code_mi_batch']:.3f}</td></tr>
+<tr><td>{html.escape(config.estimator)} at B = {bias['large_batch_size']}</td>
+<td>{bias['tc_large_batch']:.3f}</td><td>{bias['index_code_mi_large_batch']:.3f}</td></tr>
 <tr><td>Gaussian fit of the sampled codes (004 eq 9)</td><td>{bias['tc_gaussian_fit']:.3f}</td><td></td></tr></table>
 <p>Nats, on fresh points with N = {dataset.num_observations} (log N = {bias['log_dataset_size']:.2f}, the ceiling of
 the index-code MI). A batch TC below 0 or far below the large-batch value is the estimator's bias; a TC weight
@@ -443,5 +429,5 @@ table{{border-collapse:collapse}} td{{border:1px solid #ccc;padding:4px 10px}} f
 <h2>Figures</h2>{blocks}
 </body></html>
 """
-    training._write_atomic(run_dir / "report.html", page)
+    write_atomic(run_dir / "report.html", page)
     return run_dir / "report.html"

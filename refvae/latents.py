@@ -37,14 +37,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from refvae import checks
+
 tfd = tfp.distributions
-
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _check_params(params, width, name="params"):
@@ -54,6 +49,22 @@ def _check_params(params, width, name="params"):
     if params.shape[-1] is not None and params.shape[-1] != width:
         raise ValueError(f"{name} must have {width} columns, got {params.shape[-1]}")
     return params
+
+
+def flatten_distribution(dist):
+    """(tensors, rebuild) with ``rebuild(tensors)`` the same distribution made of ``tensors``,
+    or None when the distribution cannot be taken apart (then no recomputation is done).
+
+    tfp distributions are composite tensors (``tf.nest`` flattens them); refvae's wrappers
+    (``ConcreteUnit``, ``GroupedDistribution``) provide ``flatten_tensors``.
+    """
+    if hasattr(dist, "flatten_tensors"):
+        return dist.flatten_tensors()
+    flat = tf.nest.flatten(dist, expand_composites=True)
+    if len(flat) == 1 and flat[0] is dist:
+        return None
+    return flat, lambda tensors: tf.nest.pack_sequence_as(dist, list(tensors), expand_composites=True)
+
 
 
 # ----------------------------------------------------------------- distribution wrappers
@@ -107,8 +118,6 @@ class GroupedDistribution:
 
     def flatten_tensors(self):
         """(tensors, rebuild) of every part, concatenated (see ``ConcreteUnit.flatten_tensors``)."""
-        from refvae.estimators import flatten_distribution
-
         flats = [flatten_distribution(part) for part in self.parts]
         if any(flat is None for flat in flats):
             return None
@@ -207,7 +216,7 @@ class DiagonalGaussian(Latent):
     name = "gaussian"
 
     def __init__(self, dim, parameterization="softplus", min_scale=1e-5):
-        self.dim = _check_positive_int(dim, "dim")
+        self.dim = checks.integer(dim, "dim")
         if parameterization not in ("softplus", "log_var"):
             raise ValueError(f"parameterization must be 'softplus' or 'log_var', got {parameterization!r}")
         if not min_scale >= 0:
@@ -269,7 +278,7 @@ class Concrete(Latent):
     name = "concrete"
 
     def __init__(self, num_classes, temperature=0.67, straight_through=False):
-        self.num_classes = _check_positive_int(num_classes, "num_classes")
+        self.num_classes = checks.integer(num_classes, "num_classes")
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if isinstance(temperature, (int, float)) and not temperature > 0:

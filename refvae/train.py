@@ -30,6 +30,8 @@ import warnings
 
 import numpy as np
 
+from refvae.io import atomic_path, write_atomic
+
 # Command-line model names -> (catalogue objective, hyperparameters it takes).
 MODELS = {
     "vae": ("vae", ()),
@@ -204,7 +206,7 @@ class TrainConfig:
         return config
 
     def save(self, run_dir):
-        _write_atomic(pathlib.Path(run_dir) / "config.json", json.dumps(self.to_dict(), indent=2) + "\n")
+        write_atomic(pathlib.Path(run_dir) / "config.json", json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def from_preset(cls, name, **options):
@@ -302,15 +304,6 @@ def _positive_ints(value, option, example):
     if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
         raise ValueError(f"{option} must be positive integer {example}; got {value!r}")
     return values
-
-
-def _write_atomic(path, text):
-    """Write text to path through a temporary file and a rename: never a partial file."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def load_data(name):
@@ -557,7 +550,8 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
     strategy = make_strategy(config.strategy)
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(
-            f"--batch-size {config.batch_size} must be a multiple of the {strategy.num_replicas_in_sync} replicas of --strategy {config.strategy}"
+            f"--batch-size {config.batch_size} must be a multiple of the {strategy.num_replicas_in_sync} replicas "
+            f"of --strategy {config.strategy}"
         )
     with strategy.scope():
         model = build_model(config, dataset)  # compiled, optimiser built
@@ -716,7 +710,7 @@ def _write_checkpoint_state(directory, latest):
     lines += [f'all_model_checkpoint_paths: "ckpt-{step}"' for step in kept]
     lines += [f"all_model_checkpoint_timestamps: {now:.6f}" for _ in kept]
     lines.append(f"last_preserved_timestamp: {now - 1:.6f}")
-    _write_atomic(pathlib.Path(directory) / "checkpoint", "\n".join(lines) + "\n")
+    write_atomic(pathlib.Path(directory) / "checkpoint", "\n".join(lines) + "\n")
 
 
 def _truncate_history(path, step):
@@ -761,10 +755,8 @@ def read_history(run_dir):
 
 def save_model(model, path):
     """Save a model to ``path`` (.keras) through a temporary file and a rename."""
-    path = pathlib.Path(path)
-    tmp = path.with_name("tmp-" + path.name)
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 def load_model(run_dir):

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import urllib.error
-import zipfile
 
 import numpy as np
 import pytest

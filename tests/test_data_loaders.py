@@ -12,8 +12,18 @@ import urllib.error
 import numpy as np
 import pytest
 
-from refvae.data import (DownloadError, cache, data_dir, digits, download, dsprites,
-                         fashion_mnist, load_dsprites_npz, mnist, read_idx)
+from refvae.data import (
+    DownloadError,
+    cache,
+    data_dir,
+    digits,
+    download,
+    dsprites,
+    fashion_mnist,
+    load_dsprites_npz,
+    mnist,
+    read_idx,
+)
 from refvae.data import images as images_module
 
 # --- official dSprites ---------------------------------------------------------------------

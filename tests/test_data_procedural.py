@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+from references import Grid
 
 from refvae.data import dsprites, shapes3d
 from refvae.data.dsprites import base_sprites
 from refvae.data.shapes import hue_to_rgb
-from references import Grid
 
 
 def centroid(image):

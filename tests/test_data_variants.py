@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-
-from refvae.data import (comonotone_coupling, correlated, held_out,
-                         index_correlation, joint_configuration)
 from references import Grid
+
+from refvae.data import comonotone_coupling, correlated, held_out, index_correlation, joint_configuration
 
 
 def empirical_mutual_information(a, b):
@@ -63,7 +62,7 @@ def test_configuration_c_is_uncorrelated_but_dependent(sprites):
 
 def test_configurations_b_to_d_follow_001(sprites):
     tables = {name: joint_configuration(name, 6, 32) for name in "ABCD"}
-    for name, table in tables.items():
+    for table in tables.values():
         assert table.sum() == pytest.approx(1.0)
         assert table.max() / table.min() <= 4.0 + 1e-9
     b = tables["B"]

@@ -14,10 +14,10 @@ import scipy.special
 import scipy.stats
 import tensorflow as tf
 import tensorflow_probability as tfp
+from references import exp_concrete_log_density
 
 from refvae import estimators, info
 from refvae.latents import Concrete, DiagonalGaussian, Grouped
-from references import exp_concrete_log_density
 
 tfd = tfp.distributions
 METHODS = estimators.KNOWN_METHODS

@@ -53,7 +53,7 @@ def test_common_parse_args_modes_and_seeds():
 def test_common_write_json_is_atomic_and_converts_numpy(tmp_path):
     path = common.write_json(tmp_path / "a.json", {"x": np.float32(1.5), "y": np.arange(3), "z": float("nan")})
     assert json.loads(path.read_text().replace("NaN", "null")) == {"x": 1.5, "y": [0, 1, 2], "z": None}
-    assert not (tmp_path / "a.json.tmp").exists()
+    assert not (tmp_path / "a.json.tmp").exists() and not (tmp_path / "tmp-a.json").exists()
     assert common.non_finite({"a": [1.0, {"b": math.inf}]}) == ["a[1].b"]
 
 

@@ -67,7 +67,7 @@ def test_elbo_matches_an_independent_numpy_computation():
 
 
 def test_training_raises_the_elbo_and_logs_every_term():
-    x, labels = BINARY_DIGITS[:512], LABELS[:512]
+    x = BINARY_DIGITS[:512]
     model = _model(x, z1_dim=4, num_classes=10)
     model.compile(keras.optimizers.Adam(3e-3))
     before, _ = model.compute_terms(x, seed=0)
@@ -115,7 +115,7 @@ def test_hierarchical_vae_rejects_bad_arguments():
     nets = build_networks((8, 8, 1), 3, 4, hidden1=(8,), hidden2=(4,))
     with pytest.raises(ValueError, match="encoder1 output width must be 10"):
         HierarchicalVAE(*nets, z1_dim=5, num_classes=4, dataset_size=100)
-    with pytest.raises(ValueError, match="num_classes must be an int >= 2"):
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 2"):
         HierarchicalVAE(*nets, z1_dim=3, num_classes=1, dataset_size=100)
     with pytest.raises(ValueError, match="known methods"):
         HierarchicalVAE(*nets, z1_dim=3, num_classes=4, dataset_size=100, estimator="mss")

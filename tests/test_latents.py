@@ -7,10 +7,10 @@ import pytest
 import scipy.special
 import scipy.stats
 import tensorflow as tf
+from references import exp_concrete_log_density
 
 from refvae import latents
 from refvae.latents import Concrete, DiagonalGaussian, Grouped
-from references import exp_concrete_log_density
 
 
 def _softplus(x):

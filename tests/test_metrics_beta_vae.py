@@ -46,5 +46,5 @@ def test_beta_vae_score_rejects_bad_inputs():
         metrics.beta_vae_score(object(), identity, rng=0)
     with pytest.raises(TypeError, match="rng must be"):
         metrics.beta_vae_score(ToyGroundTruth(), identity, rng="zero")
-    with pytest.raises(ValueError, match="num_train must be >= 1"):
+    with pytest.raises(ValueError, match="num_train must be a positive integer"):
         metrics.beta_vae_score(ToyGroundTruth(), identity, rng=0, num_train=0)

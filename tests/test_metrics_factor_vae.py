@@ -52,7 +52,7 @@ def test_same_seed_same_score():
 
 
 def test_factor_vae_score_rejects_bad_inputs():
-    with pytest.raises(ValueError, match="batch_size must be >= 2"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 2"):
         metrics.factor_vae_score(ToyGroundTruth(), identity, rng=0, batch_size=1)
     with pytest.raises(TypeError, match="representation must be a callable"):
         metrics.factor_vae_score(ToyGroundTruth(), "identity", rng=0)

@@ -69,7 +69,7 @@ def test_minibatch_terms_of_separated_posteriors_give_index_code_mi_log_n_and_th
 
 def test_minibatch_terms_refuse_a_dataset_smaller_than_the_batch():
     loc = np.zeros((16, 2))
-    with pytest.raises(ValueError, match="dataset_size must be >= 8"):
+    with pytest.raises(ValueError, match="dataset_size must be an integer >= 8"):
         metrics.minibatch_tc_terms(loc, np.ones_like(loc), "mss1", batch_size=8, dataset_size=4)
 
 

@@ -135,8 +135,8 @@ def test_code_mutual_info_matches_sklearn_on_binned_codes():
     codes = rng.normal(size=(2000, 3))
     codes[:, 2] += codes[:, 0]
     bins = utils.discretize(codes, 20)
-    pairs = [(j, l) for j in range(3) for l in range(3) if j != l]
-    expected = np.mean([mutual_info_score(bins[:, j], bins[:, l]) for j, l in pairs])
+    pairs = [(j, k) for j in range(3) for k in range(3) if j != k]
+    expected = np.mean([mutual_info_score(bins[:, j], bins[:, k]) for j, k in pairs])
     assert metrics.code_mutual_info(codes)["mutual_info_score"] == pytest.approx(expected, abs=1e-12)
 
 

@@ -45,7 +45,7 @@ def test_unknown_attribute_raises_attribute_error():
     import pytest
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        refvae.nope
+        _ = refvae.nope
 
 
 def test_cli_help_lists_the_subcommands_that_exist():

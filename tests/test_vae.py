@@ -210,6 +210,16 @@ def test_marginal_samples_of_a_concrete_unit_stay_one_hot_vectors():
 # ------------------------------------------------------------------ bad arguments
 
 
+def test_dataset_size_is_a_required_keyword_with_the_package_rule():
+    latent = latents.DiagonalGaussian(3)
+    encoder, decoder = networks.build("mlp", (8, 8, 1), latent, hidden=(8,))
+    with pytest.raises(TypeError, match="dataset_size"):
+        VAE(encoder, decoder, latent)
+    assert VAE(encoder, decoder, latent, dataset_size=np.int64(60)).dataset_size == 60
+    with pytest.raises(ValueError, match="dataset_size must be an integer >= 2"):
+        VAE(encoder, decoder, latent, dataset_size=True)
+
+
 def test_vae_rejects_bad_arguments():
     latent = latents.DiagonalGaussian(3)
     encoder, decoder = networks.build("mlp", (8, 8, 1), latent, hidden=(8,))

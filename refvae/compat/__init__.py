@@ -8,20 +8,10 @@
 Importing this package (or its modules) does not import TensorFlow.
 """
 
-import importlib
+from refvae._lazy import lazy_submodules
 
 _SUBMODULES = ("disentanglement_lib",)
 
 __all__ = list(_SUBMODULES)
 
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'refvae.compat' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_submodules(__name__, _SUBMODULES)

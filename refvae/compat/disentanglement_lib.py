@@ -92,8 +92,8 @@ import types
 
 import numpy as np
 
-from refvae import metrics
-from refvae.metrics import utils
+from refvae import checks, metrics
+from refvae.metrics import discrete, inputs
 
 __all__ = [
     "GroundTruthData",
@@ -221,8 +221,8 @@ def _sample_points(data, representation_function, num_points, batch_size):
     data object's ``sample`` if it has one), so the same ``RandomState`` gives the same
     points, and hence the same codes, as disentanglement_lib's metrics.
     """
-    num_points = utils.check_positive_int(num_points, "num_points")
-    batch_size = utils.check_positive_int(batch_size, "batch_size")
+    num_points = checks.integer(num_points, "num_points")
+    batch_size = checks.integer(batch_size, "batch_size")
     source, random_state = data.ground_truth_data, data.random_state
     codes, factors = [], []
     for start in range(0, num_points, batch_size):
@@ -239,7 +239,7 @@ def _sample_points(data, representation_function, num_points, batch_size):
                 f"got shape {batch_codes.shape}"
             )
         codes.append(batch_codes)
-        factors.append(utils.check_factors(batch_factors, "ground_truth_data.sample_factors(...)"))
+        factors.append(inputs.check_factors(batch_factors, "ground_truth_data.sample_factors(...)"))
     codes, factors = np.concatenate(codes), np.concatenate(factors)
     if factors.shape[1] != len(data.factor_sizes):
         raise ValueError(
@@ -249,6 +249,12 @@ def _sample_points(data, representation_function, num_points, batch_size):
     if not np.all(np.isfinite(codes)):
         raise ValueError("representation_function returned non-finite codes")
     return codes, factors
+
+
+def _sample_representation(ground_truth_data, representation_function, random_state, num_points, batch_size):
+    """(codes [N, D], factors [N, K]) of ``num_points`` fresh points of ``ground_truth_data``."""
+    data = _prepare(ground_truth_data, representation_function, random_state)
+    return _sample_points(data, representation_function, num_points, batch_size)
 
 
 def _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test, batch_size):
@@ -262,8 +268,8 @@ def compute_mig(ground_truth_data, representation_function, random_state, artifa
                 batch_size=16):
     """Histogram MIG (``refvae.metrics.mig``) → {"discrete_mig"}."""
     del artifact_dir  # unused, as in disentanglement_lib
-    data = _prepare(ground_truth_data, representation_function, random_state)
-    codes, factors = _sample_points(data, representation_function, num_train, batch_size)
+    codes, factors = _sample_representation(ground_truth_data, representation_function, random_state, num_train,
+                                            batch_size)
     return {"discrete_mig": metrics.mig(codes, factors)["mig"]}
 
 
@@ -343,8 +349,8 @@ def compute_irs(ground_truth_data, representation_function, random_state, artifa
                 num_train=10000, batch_size=16):
     """Interventional robustness score (``refvae.metrics.irs``) → {"IRS", "num_active_dims"}."""
     del artifact_dir
-    data = _prepare(ground_truth_data, representation_function, random_state)
-    codes, factors = _sample_points(data, representation_function, num_train, batch_size)
+    codes, factors = _sample_representation(ground_truth_data, representation_function, random_state, num_train,
+                                            batch_size)
     result = metrics.irs(codes, factors, diff_quantile=diff_quantile)
     return {"IRS": result["irs"], "num_active_dims": result["num_active_dims"]}
 
@@ -357,8 +363,8 @@ def unsupervised_metrics(ground_truth_data, representation_function, random_stat
     "gaussian_wasserstein_correlation_norm", "mutual_info_score"}.
     """
     del artifact_dir
-    data = _prepare(ground_truth_data, representation_function, random_state)
-    codes, _ = _sample_points(data, representation_function, num_train, batch_size)
+    codes, _ = _sample_representation(ground_truth_data, representation_function, random_state, num_train,
+                                      batch_size)
     result = metrics.unsupervised_scores(codes)
     keys = ("gaussian_total_correlation", "gaussian_wasserstein_correlation", "gaussian_wasserstein_correlation_norm",
             "mutual_info_score")
@@ -374,8 +380,8 @@ def generate_batch_factor_code(ground_truth_data, representation_function, num_p
     disentanglement_lib's layout (one column a point) and draw order (factors, then
     observations, batch by batch); refvae's functions are batch-first.
     """
-    data = _prepare(ground_truth_data, representation_function, random_state)
-    codes, factors = _sample_points(data, representation_function, num_points, batch_size)
+    codes, factors = _sample_representation(ground_truth_data, representation_function, random_state, num_points,
+                                            batch_size)
     return codes.T, factors.T
 
 
@@ -396,7 +402,7 @@ def make_discretizer(target, num_bins=20):
     target = np.asarray(target)
     if target.ndim != 2:
         raise ValueError(f"target must have shape [D, N] (one row a code), got {target.shape}")
-    return utils.discretize(target.T, num_bins).T + 1
+    return discrete.discretize(target.T, num_bins).T + 1
 
 
 def discrete_mutual_info(mus, ys):
@@ -404,7 +410,7 @@ def discrete_mutual_info(mus, ys):
     mus, ys = np.asarray(mus), np.asarray(ys)
     if mus.ndim != 2 or ys.ndim != 2 or mus.shape[1] != ys.shape[1]:
         raise ValueError(f"mus and ys must have shapes [D, N] and [K, N] with one N, got {mus.shape} and {ys.shape}")
-    return utils.discrete_mutual_info_matrix(mus.T, ys.T)
+    return discrete.discrete_mutual_info_matrix(mus.T, ys.T)
 
 
 def discrete_entropy(ys):
@@ -412,7 +418,7 @@ def discrete_entropy(ys):
     ys = np.asarray(ys)
     if ys.ndim != 2:
         raise ValueError(f"ys must have shape [K, N] (one row a factor), got {ys.shape}")
-    return utils.discrete_entropy(ys.T)
+    return discrete.discrete_entropy(ys.T)
 
 
 # ----------------------------------------------------------------------------- import paths

@@ -137,7 +137,8 @@ def _object_box():
 class Shapes2D(GroundTruthData):
     """Shapes3D's factor grid drawn in 2-D: floor band, wall band, one object.
 
-    480,000 RGB 64 × 64 images, rendered on demand from 480 cached object masks (7.5 MiB, built once per process); the same factors always give the same image. The factor grid, names and
+    480,000 RGB 64 × 64 images, rendered on demand from 480 cached object masks (7.5 MiB,
+    built once per process); the same factors always give the same image. The factor grid, names and
     order are Shapes3D's; the pictures are not (no perspective, lighting or shadows), so
     scores on this set are not Shapes3D scores.
 

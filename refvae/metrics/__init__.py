@@ -14,7 +14,10 @@ sizes of the literature (disentanglement_lib, ``unsupervised_study_v1``) as defa
 ``dci``                  Eastwood & Williams 2018 (002 Table 3) — ``compute_dci``
 ``sap``                  Kumar et al. 2018 — ``compute_sap``
 ``modularity``           Ridgeway & Mozer 2018, with explicitness — ``compute_modularity``
-``dimwise_mutual_information``  I(x; z_j), Var q(z_j), active dimensions (000, 002)
+``dimwise_mutual_information``  I(x; z_j), Var q(z_j), active dimensions (000, 002); of a
+                         posterior callable: ``posterior_dimwise_mutual_information``;
+                         ``anchor_ranking`` (000 Fig 4)
+``sample_quality``       Fréchet distance and confidence of a digits classifier on generated images (000 §6.3)
 ``tc_means_vs_samples``  TC of mean codes vs TC of sampled codes (004)
 ``unsupervised_accuracy``  Hungarian-matched cluster accuracy (000, 003)
 ``concrete_mig``         MIG between a Concrete group and the best continuous code (002 §6)
@@ -29,21 +32,26 @@ Importing this package does not import TensorFlow; the functions that need it
 (``mig_sampled``, ``dimwise_mutual_information``, ``tc_of_samples``) import it when called.
 """
 
+# Modules whose names are used as refvae.metrics.<module>.<name>.
+from refvae.metrics import sample_quality, sampling, utils  # noqa: F401
 from refvae.metrics.beta_vae import beta_vae_features, beta_vae_score, beta_vae_score_from_features
 from refvae.metrics.clustering import cluster_assignment, compute_concrete_mig, concrete_mig, unsupervised_accuracy
 from refvae.metrics.code_mutual_info import code_mutual_info
 from refvae.metrics.dci import IMPORTANCE_METHODS, compute_dci, dci, dci_from_importance, importance_matrix
-from refvae.metrics.factor_vae import factor_vae_score, factor_vae_votes, majority_vote_accuracy, prune_dims
 from refvae.metrics.gaussian_correlation import gaussian_correlation, gaussian_wasserstein_correlation
 from refvae.metrics.irs import compute_irs, irs
+from refvae.metrics.majority_vote import factor_vae_score, factor_vae_votes, majority_vote_accuracy, prune_dims
 from refvae.metrics.mig import compute_mig, mig, mig_from_mutual_info, mig_sampled, subgrid_factors
 from refvae.metrics.modularity import compute_modularity, explicitness, modularity, modularity_from_mutual_info
 from refvae.metrics.mutual_info import (
     active_dimensions,
     aggregate_marginal_variance,
+    anchor_ranking,
     compute_dimwise_mutual_information,
     dimwise_mutual_information,
+    posterior_dimwise_mutual_information,
 )
+from refvae.metrics.sampling import split_train_test
 from refvae.metrics.sap import compute_sap, sap, sap_from_scores, sap_score_matrix
 from refvae.metrics.tc import (
     compute_tc_means_vs_samples,
@@ -53,11 +61,11 @@ from refvae.metrics.tc import (
     tc_of_samples,
 )
 from refvae.metrics.unsupervised import compute_unsupervised_scores, unsupervised_scores
-from refvae.metrics.utils import split_train_test
 
 __all__ = [
     "active_dimensions",
     "aggregate_marginal_variance",
+    "anchor_ranking",
     "beta_vae_features",
     "beta_vae_score",
     "beta_vae_score_from_features",
@@ -91,6 +99,7 @@ __all__ = [
     "minibatch_tc_terms",
     "modularity",
     "modularity_from_mutual_info",
+    "posterior_dimwise_mutual_information",
     "prune_dims",
     "sap",
     "sap_from_scores",

@@ -13,7 +13,8 @@ evaluation points).
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import inputs, sampling
 
 __all__ = ["beta_vae_score", "beta_vae_features", "beta_vae_score_from_features"]
 
@@ -24,18 +25,18 @@ def beta_vae_features(data, representation, rng, num_points, batch_size=64, poin
     ``points_per_call`` points (2 · batch_size · points_per_call observations) are encoded by
     one call of ``representation``; this changes the speed, not the numbers.
     """
-    sizes = utils.check_data(data)
+    sizes = inputs.check_data(data)
     num_factors = len(sizes)
     features, labels = [], []
     for start in range(0, num_points, points_per_call):
         count = min(points_per_call, num_points - start)
         point_labels = rng.integers(num_factors, size=count)
-        first = utils.sample_factors(data, count * batch_size, rng)
-        second = utils.sample_factors(data, count * batch_size, rng)
+        first = sampling.sample_factors(data, count * batch_size, rng)
+        second = sampling.sample_factors(data, count * batch_size, rng)
         rows = np.arange(count * batch_size)
         fixed = np.repeat(point_labels, batch_size)
         second[rows, fixed] = first[rows, fixed]
-        codes = utils.encode(data, representation, np.concatenate([first, second]), batch_size=2 * count * batch_size)
+        codes = sampling.encode(data, representation, np.concatenate([first, second]), batch_size=2 * count * batch_size)
         difference = np.abs(codes[: count * batch_size] - codes[count * batch_size :])
         features.append(difference.reshape(count, batch_size, -1).mean(axis=1))
         labels.append(point_labels)
@@ -55,12 +56,12 @@ def beta_vae_score_from_features(train_features, train_labels, eval_features, ev
     """
     from sklearn.linear_model import LogisticRegression
 
-    train_features = utils.check_codes(train_features, "train_features")
-    eval_features = utils.check_codes(eval_features, "eval_features")
+    train_features = inputs.check_codes(train_features, "train_features")
+    eval_features = inputs.check_codes(eval_features, "eval_features")
     train_labels = np.asarray(train_labels).reshape(-1)
     eval_labels = np.asarray(eval_labels).reshape(-1)
-    utils.check_same_length(train_features=train_features, train_labels=train_labels)
-    utils.check_same_length(eval_features=eval_features, eval_labels=eval_labels)
+    inputs.check_same_length(train_features=train_features, train_labels=train_labels)
+    inputs.check_same_length(eval_features=eval_features, eval_labels=eval_labels)
     if np.unique(train_labels).size < 2:
         raise ValueError("train_labels must hold at least two factors")
     model = LogisticRegression().fit(train_features, train_labels)
@@ -89,12 +90,12 @@ def beta_vae_score(data, representation, rng, batch_size=64, num_train=10000, nu
         >>> from refvae import metrics
         >>> score = metrics.beta_vae_score(data, lambda x: x.reshape(len(x), -1), rng=0)  # doctest: +SKIP
     """
-    utils.check_data(data)
-    utils.check_representation(representation)
-    batch_size = utils.check_positive_int(batch_size, "batch_size")
-    num_train = utils.check_positive_int(num_train, "num_train")
-    num_eval = utils.check_positive_int(num_eval, "num_eval")
-    rng = utils.as_rng(rng)
+    inputs.check_data(data)
+    inputs.check_representation(representation)
+    batch_size = checks.integer(batch_size, "batch_size")
+    num_train = checks.integer(num_train, "num_train")
+    num_eval = checks.integer(num_eval, "num_eval")
+    rng = checks.rng(rng)
     train_features, train_labels = beta_vae_features(data, representation, rng, num_train, batch_size)
     eval_features, eval_labels = beta_vae_features(data, representation, rng, num_eval, batch_size)
     return beta_vae_score_from_features(train_features, train_labels, eval_features, eval_labels)

@@ -18,7 +18,8 @@ The value divided by H(y) is returned as "normalized_mig".
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import discrete, inputs, sampling
 
 __all__ = ["unsupervised_accuracy", "cluster_assignment", "concrete_mig", "compute_concrete_mig"]
 
@@ -30,7 +31,7 @@ def _check_ids(cluster_ids, labels):
         raise ValueError(f"cluster_ids and labels must be 1-D, got shapes {cluster_ids.shape} and {labels.shape}")
     if cluster_ids.shape[0] == 0:
         raise ValueError("cluster_ids must not be empty")
-    utils.check_same_length(cluster_ids=cluster_ids, labels=labels)
+    inputs.check_same_length(cluster_ids=cluster_ids, labels=labels)
     return cluster_ids, labels
 
 
@@ -95,22 +96,22 @@ def concrete_mig(concrete_codes, continuous_codes, labels, num_bins=20):
     """
     concrete_codes = np.asarray(concrete_codes)
     if concrete_codes.ndim == 2:
-        concrete_codes = utils.check_codes(concrete_codes, "concrete_codes")
+        concrete_codes = inputs.check_codes(concrete_codes, "concrete_codes")
         concrete_ids = np.argmax(concrete_codes, axis=1)
     elif concrete_codes.ndim == 1:
         concrete_ids = concrete_codes
     else:
         raise ValueError(f"concrete_codes must have shape [N, C] or [N], got {concrete_codes.shape}")
-    continuous_codes = utils.check_codes(continuous_codes, "continuous_codes")
+    continuous_codes = inputs.check_codes(continuous_codes, "continuous_codes")
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D [N], got shape {labels.shape}")
-    utils.check_same_length(concrete_codes=concrete_ids, continuous_codes=continuous_codes, labels=labels)
-    num_bins = utils.check_positive_int(num_bins, "num_bins")
+    inputs.check_same_length(concrete_codes=concrete_ids, continuous_codes=continuous_codes, labels=labels)
+    num_bins = checks.integer(num_bins, "num_bins")
     label_column = labels[:, None]
-    concrete_mi = utils.discrete_mutual_info_matrix(concrete_ids[:, None], label_column)[0, 0]
-    continuous_mi = utils.discrete_mutual_info_matrix(utils.discretize(continuous_codes, num_bins), label_column)[:, 0]
-    label_entropy = float(utils.discrete_entropy(label_column)[0])
+    concrete_mi = discrete.discrete_mutual_info_matrix(concrete_ids[:, None], label_column)[0, 0]
+    continuous_mi = discrete.discrete_mutual_info_matrix(discrete.discretize(continuous_codes, num_bins), label_column)[:, 0]
+    label_entropy = float(discrete.discrete_entropy(label_column)[0])
     if label_entropy <= 0:
         raise ValueError("labels take a single value; their mutual information with any code is 0")
     gap = float(concrete_mi - continuous_mi.max())
@@ -134,8 +135,8 @@ def compute_concrete_mig(data, representation, rng, concrete_dims, factor=0, num
         factor: index of the ground-truth factor used as the label (dSprites: 0, shape);
         num_points, batch_size, num_bins: sample size, encoding batch, bins per code.
     """
-    rng = utils.as_rng(rng)
-    codes, factors = utils.sample_representation(data, representation, num_points, rng, batch_size)
+    rng = checks.rng(rng)
+    codes, factors = sampling.sample_representation(data, representation, num_points, rng, batch_size)
     is_concrete = np.zeros(codes.shape[1], dtype=bool)
     is_concrete[concrete_dims] = True
     if is_concrete.all() or not is_concrete.any():

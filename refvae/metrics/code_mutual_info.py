@@ -14,7 +14,8 @@ codes spread evenly over m bins; a constant code shares nothing (I = 0 exactly).
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import discrete, inputs
 
 __all__ = ["code_mutual_info"]
 
@@ -37,10 +38,10 @@ def code_mutual_info(codes, num_bins=20):
         >>> round(metrics.code_mutual_info(np.hstack([z, z]))["mutual_info_score"], 6)  # log 4
         1.386294
     """
-    codes = utils.check_codes(codes, min_dims=2)
-    num_bins = utils.check_positive_int(num_bins, "num_bins")
-    bins = utils.discretize(codes, num_bins)
-    mutual_info = utils.discrete_mutual_info_matrix(bins, bins, num_code_labels=num_bins)
+    codes = inputs.check_codes(codes, min_dims=2)
+    num_bins = checks.integer(num_bins, "num_bins")
+    bins = discrete.discretize(codes, num_bins)
+    mutual_info = discrete.discrete_mutual_info_matrix(bins, bins, num_code_labels=num_bins)
     np.fill_diagonal(mutual_info, 0.0)
     num_codes = codes.shape[1]
     return {

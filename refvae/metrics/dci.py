@@ -16,7 +16,8 @@ with random-forest importances: ``importance="random_forest"``.
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import inputs, sampling
 
 __all__ = ["dci", "dci_from_importance", "importance_matrix", "compute_dci", "IMPORTANCE_METHODS"]
 
@@ -142,12 +143,12 @@ def dci(train_codes, train_factors, test_codes, test_factors, importance="gradie
         >>> result["disentanglement"] > 0.99, result["informativeness"]
         (True, 1.0)
     """
-    train_codes = utils.check_codes(train_codes, "train_codes", min_dims=2)
-    test_codes = utils.check_codes(test_codes, "test_codes", min_dims=2)
-    train_factors = utils.check_factors(train_factors, "train_factors")
-    test_factors = utils.check_factors(test_factors, "test_factors")
-    utils.check_same_length(train_codes=train_codes, train_factors=train_factors)
-    utils.check_same_length(test_codes=test_codes, test_factors=test_factors)
+    train_codes = inputs.check_codes(train_codes, "train_codes", min_dims=2)
+    test_codes = inputs.check_codes(test_codes, "test_codes", min_dims=2)
+    train_factors = inputs.check_factors(train_factors, "train_factors")
+    test_factors = inputs.check_factors(test_factors, "test_factors")
+    inputs.check_same_length(train_codes=train_codes, train_factors=train_factors)
+    inputs.check_same_length(test_codes=test_codes, test_factors=test_factors)
     if test_codes.shape[1] != train_codes.shape[1]:
         raise ValueError(f"test_codes must have {train_codes.shape[1]} columns like train_codes, got {test_codes.shape[1]}")
     if test_factors.shape[1] != train_factors.shape[1]:
@@ -186,7 +187,7 @@ def compute_dci(
     """
     if importance not in IMPORTANCE_METHODS:
         raise ValueError(f"importance must be one of {IMPORTANCE_METHODS}, got {importance!r}")
-    rng = utils.as_rng(rng)
-    train_codes, train_factors = utils.sample_representation(data, representation, num_train, rng, batch_size)
-    test_codes, test_factors = utils.sample_representation(data, representation, num_test, rng, batch_size)
+    rng = checks.rng(rng)
+    train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
+    test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
     return dci(train_codes, train_factors, test_codes, test_factors, importance=importance)

@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from refvae import info
-from refvae.metrics import utils
+from refvae.metrics import inputs
 
 __all__ = ["gaussian_wasserstein_correlation", "gaussian_correlation"]
 
@@ -89,7 +89,7 @@ def gaussian_correlation(codes):
         >>> metrics.gaussian_correlation(codes)["gaussian_total_correlation"]
         0.0
     """
-    codes = utils.check_codes(codes)
+    codes = inputs.check_codes(codes)
     if codes.shape[0] < 2:
         raise ValueError(f"codes must hold at least 2 rows for a covariance, got shape {codes.shape}")
     cov = np.atleast_2d(np.cov(codes, rowvar=False))

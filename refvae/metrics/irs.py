@@ -26,7 +26,7 @@ IRS, whose numbers this reproduces).
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae.metrics import inputs, sampling
 
 __all__ = ["irs", "compute_irs"]
 
@@ -55,9 +55,9 @@ def irs(codes, factors, diff_quantile=0.99):
         >>> round(metrics.irs(codes, factors)["irs"], 6)  # (1 · 0.5 + 0.5 · 1) / 1.5
         0.666667
     """
-    codes = utils.check_codes(codes)
-    factors = utils.check_factors(factors)
-    utils.check_same_length(codes=codes, factors=factors)
+    codes = inputs.check_codes(codes)
+    factors = inputs.check_factors(factors)
+    inputs.check_same_length(codes=codes, factors=factors)
     if isinstance(diff_quantile, bool) or not isinstance(diff_quantile, (int, float, np.floating, np.integer)):
         raise TypeError(f"diff_quantile must be a number in (0, 1], got {type(diff_quantile).__name__}")
     if not 0 < diff_quantile <= 1:
@@ -103,5 +103,5 @@ def compute_irs(data, representation, rng, num_train=10000, batch_size=16, diff_
     Returns:
         the dict of ``irs``.
     """
-    codes, factors = utils.sample_representation(data, representation, num_train, rng, batch_size)
+    codes, factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     return irs(codes, factors, diff_quantile=diff_quantile)

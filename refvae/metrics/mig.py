@@ -19,7 +19,8 @@ import math
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import discrete, gaussian_mixture, inputs, sampling
 
 __all__ = ["mig", "mig_from_mutual_info", "compute_mig", "mig_sampled"]
 
@@ -75,12 +76,12 @@ def mig(codes, factors, num_bins=20):
         >>> round(metrics.mig(factors.astype(float), factors)["mig"], 6)
         1.0
     """
-    codes = utils.check_codes(codes, min_dims=2)
-    factors = utils.check_factors(factors)
-    utils.check_same_length(codes=codes, factors=factors)
-    num_bins = utils.check_positive_int(num_bins, "num_bins")
-    mutual_info, factor_entropy = utils.discrete_mutual_info_matrix(
-        utils.discretize(codes, num_bins), factors, num_code_labels=num_bins, return_factor_entropy=True
+    codes = inputs.check_codes(codes, min_dims=2)
+    factors = inputs.check_factors(factors)
+    inputs.check_same_length(codes=codes, factors=factors)
+    num_bins = checks.integer(num_bins, "num_bins")
+    mutual_info, factor_entropy = discrete.discrete_mutual_info_matrix(
+        discrete.discretize(codes, num_bins), factors, num_code_labels=num_bins, return_factor_entropy=True
     )
     constant = np.flatnonzero(factor_entropy <= 0)
     if constant.size:
@@ -109,7 +110,7 @@ def compute_mig(data, representation, rng, num_train=10000, batch_size=16, num_b
     Returns:
         the dict of ``mig``.
     """
-    codes, factors = utils.sample_representation(data, representation, num_train, rng, batch_size)
+    codes, factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     return mig(codes, factors, num_bins=num_bins)
 
 
@@ -132,11 +133,11 @@ def subgrid_factors(factor_sizes, steps):
         >>> sizes, factors[:2].tolist()
         ((3, 3, 4), [[0, 0, 0], [0, 0, 10]])
     """
-    factor_sizes = tuple(utils.check_positive_int(size, "factor_sizes") for size in factor_sizes)
+    factor_sizes = tuple(checks.integer(size, "factor_sizes") for size in factor_sizes)
     steps = tuple(steps)
     if len(steps) != len(factor_sizes):
         raise ValueError(f"steps must have one entry per factor ({len(factor_sizes)}), got {steps}")
-    steps = tuple(utils.check_positive_int(step, "steps") for step in steps)
+    steps = tuple(checks.integer(step, "steps") for step in steps)
     values = [np.arange(0, size, step) for size, step in zip(factor_sizes, steps)]
     sizes = tuple(len(v) for v in values)
     index = np.stack(np.unravel_index(np.arange(math.prod(sizes)), sizes), axis=1)
@@ -196,8 +197,8 @@ def mig_sampled(loc, scale, factor_sizes, num_samples=10000, factors=None, seed=
         raise TypeError(f"factor_sizes must be a sequence of ints, got {factor_sizes!r}") from None
     if not factor_sizes or min(factor_sizes) < 2:
         raise ValueError(f"factor_sizes must be a non-empty sequence of ints >= 2, got {factor_sizes}")
-    loc = utils.check_codes(loc, "loc", min_dims=2)
-    scale = utils.check_codes(scale, "scale", min_dims=2)
+    loc = inputs.check_codes(loc, "loc", min_dims=2)
+    scale = inputs.check_codes(scale, "scale", min_dims=2)
     if scale.shape != loc.shape:
         raise ValueError(f"scale must have the shape of loc {loc.shape}, got {scale.shape}")
     if np.any(scale <= 0):
@@ -213,14 +214,14 @@ def mig_sampled(loc, scale, factor_sizes, num_samples=10000, factors=None, seed=
         factors = tuple(int(k) for k in np.atleast_1d(factors))
         if not factors or any(k < 0 or k >= len(factor_sizes) for k in factors) or len(set(factors)) != len(factors):
             raise ValueError(f"factors must be distinct indices in [0, {len(factor_sizes)}), got {factors}")
-    num_samples = utils.check_positive_int(num_samples, "num_samples")
-    chunk_elements = utils.check_positive_int(chunk_elements, "chunk_elements")
-    rng = utils.as_rng(seed, "seed")
+    num_samples = checks.integer(num_samples, "num_samples")
+    chunk_elements = checks.integer(chunk_elements, "chunk_elements")
+    rng = checks.rng(seed, "seed")
 
     sample_index = rng.choice(num_points, size=num_samples, replace=num_samples > num_points)
     noise = rng.standard_normal(loc[sample_index].shape)
     z = loc[sample_index] + scale[sample_index] * noise
-    log_marginal, log_conditional = utils.gaussian_mixture_log_means(
+    log_marginal, log_conditional = gaussian_mixture.gaussian_mixture_log_means(
         z, sample_index, loc, scale, factor_sizes, factors, chunk_elements
     )
     mutual_info = np.mean(log_conditional - log_marginal[None], axis=1).T  # [D, K_scored] nats

@@ -20,7 +20,8 @@ factors (disentanglement_lib convention).
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import discrete, inputs, sampling
 
 __all__ = ["modularity", "modularity_from_mutual_info", "explicitness", "compute_modularity"]
 
@@ -106,10 +107,10 @@ def modularity(codes, factors, num_bins=20, test_codes=None, test_factors=None):
         >>> round(metrics.modularity(factors * 1.0, factors)["modularity"], 6)
         1.0
     """
-    codes = utils.check_codes(codes)
-    factors = utils.check_factors(factors)
-    utils.check_same_length(codes=codes, factors=factors)
-    num_bins = utils.check_positive_int(num_bins, "num_bins")
+    codes = inputs.check_codes(codes)
+    factors = inputs.check_factors(factors)
+    inputs.check_same_length(codes=codes, factors=factors)
+    num_bins = checks.integer(num_bins, "num_bins")
     if factors.shape[1] < 2:
         raise ValueError(f"modularity needs at least 2 factors, got factors of shape {factors.shape}")
     if (test_codes is None) != (test_factors is None):
@@ -117,15 +118,15 @@ def modularity(codes, factors, num_bins=20, test_codes=None, test_factors=None):
     if test_codes is None:
         test_codes, test_factors = codes, factors
     else:
-        test_codes = utils.check_codes(test_codes, "test_codes")
-        test_factors = utils.check_factors(test_factors, "test_factors")
-        utils.check_same_length(test_codes=test_codes, test_factors=test_factors)
+        test_codes = inputs.check_codes(test_codes, "test_codes")
+        test_factors = inputs.check_factors(test_factors, "test_factors")
+        inputs.check_same_length(test_codes=test_codes, test_factors=test_factors)
         if test_codes.shape[1] != codes.shape[1] or test_factors.shape[1] != factors.shape[1]:
             raise ValueError(
                 f"test_codes/test_factors must have {codes.shape[1]}/{factors.shape[1]} columns, "
                 f"got {test_codes.shape[1]}/{test_factors.shape[1]}"
             )
-    mutual_info = utils.discrete_mutual_info_matrix(utils.discretize(codes, num_bins), factors)
+    mutual_info = discrete.discrete_mutual_info_matrix(discrete.discretize(codes, num_bins), factors)
     scores = modularity_from_mutual_info(mutual_info)
     explicitness_train, explicitness_test, _ = explicitness(codes, factors, test_codes, test_factors)
     return {
@@ -148,7 +149,7 @@ def compute_modularity(data, representation, rng, num_train=10000, num_test=5000
     Returns:
         the dict of ``modularity`` (explicitness on the test points).
     """
-    rng = utils.as_rng(rng)
-    train_codes, train_factors = utils.sample_representation(data, representation, num_train, rng, batch_size)
-    test_codes, test_factors = utils.sample_representation(data, representation, num_test, rng, batch_size)
+    rng = checks.rng(rng)
+    train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
+    test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
     return modularity(train_codes, train_factors, num_bins, test_codes, test_factors)

@@ -20,21 +20,24 @@ import math
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import gaussian_mixture, inputs, sampling
 
 __all__ = [
     "dimwise_mutual_information",
     "aggregate_marginal_variance",
     "active_dimensions",
     "compute_dimwise_mutual_information",
+    "posterior_dimwise_mutual_information",
+    "anchor_ranking",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _check_gaussian(loc, scale):
-    loc = utils.check_codes(loc, "loc")
-    scale = utils.check_codes(scale, "scale")
+    loc = inputs.check_codes(loc, "loc")
+    scale = inputs.check_codes(scale, "scale")
     if scale.shape != loc.shape:
         raise ValueError(f"scale must have the shape of loc {loc.shape}, got {scale.shape}")
     if np.any(scale <= 0):
@@ -57,7 +60,7 @@ def aggregate_marginal_variance(loc, scale):
 
 def active_dimensions(loc, threshold=0.01):
     """Active codes (Burda et al. 2016): Var_n loc[n, j] > threshold -> bool [D]."""
-    loc = utils.check_codes(loc, "loc")
+    loc = inputs.check_codes(loc, "loc")
     return np.var(loc, axis=0) > threshold
 
 
@@ -89,9 +92,9 @@ def dimwise_mutual_information(loc, scale, num_samples=None, seed=0, active_thre
     num_points = loc.shape[0]
     if num_samples is None:
         num_samples = num_points
-    num_samples = utils.check_positive_int(num_samples, "num_samples")
-    chunk_elements = utils.check_positive_int(chunk_elements, "chunk_elements")
-    rng = utils.as_rng(seed, "seed")
+    num_samples = checks.integer(num_samples, "num_samples")
+    chunk_elements = checks.integer(chunk_elements, "chunk_elements")
+    rng = checks.rng(seed, "seed")
     if num_samples == num_points:
         sample_index = np.arange(num_points)
     else:
@@ -99,7 +102,7 @@ def dimwise_mutual_information(loc, scale, num_samples=None, seed=0, active_thre
     noise = rng.standard_normal((num_samples, loc.shape[1]))
     z = loc[sample_index] + scale[sample_index] * noise
     log_conditional = -0.5 * noise**2 - np.log(scale[sample_index]) - 0.5 * _LOG_2PI
-    log_marginal, _ = utils.gaussian_mixture_log_means(z, sample_index, loc, scale, chunk_elements=chunk_elements)
+    log_marginal, _ = gaussian_mixture.gaussian_mixture_log_means(z, sample_index, loc, scale, chunk_elements=chunk_elements)
     active = np.var(loc, axis=0) > active_threshold
     return {
         "mutual_info": np.mean(log_conditional - log_marginal, axis=0),
@@ -121,13 +124,63 @@ def compute_dimwise_mutual_information(data, posterior, rng, num_points=10000, b
         batch_size: observations per call of ``posterior``.
         **kwargs: passed to ``dimwise_mutual_information``.
     """
-    utils.check_representation(posterior, "posterior")
-    rng = utils.as_rng(rng)
-    num_points = utils.check_positive_int(num_points, "num_points")
-    factors = utils.sample_factors(data, num_points, rng)
-    locs, scales = [], []
-    for start in range(0, num_points, batch_size):
-        loc, scale = posterior(data.observations_from_factors(factors[start : start + batch_size]))
-        locs.append(np.asarray(loc, dtype=np.float64))
-        scales.append(np.asarray(scale, dtype=np.float64))
-    return dimwise_mutual_information(np.concatenate(locs), np.concatenate(scales), seed=rng, **kwargs)
+    inputs.check_representation(posterior, "posterior")
+    rng = checks.rng(rng)
+    num_points = checks.integer(num_points, "num_points")
+    factors = sampling.sample_factors(data, num_points, rng)
+    loc, scale = sampling.posterior_moments(posterior, factors, batch_size, render=data.observations_from_factors)
+    return dimwise_mutual_information(loc, scale, seed=rng, **kwargs)
+
+
+def posterior_dimwise_mutual_information(posterior, x, seed=0, batch_size=256):
+    """I(x; z_j) of every unit over the data x (000 Fig 4), in nats, for a Gaussian posterior callable.
+
+    Args:
+        posterior: observations -> a distribution with ``loc`` and ``scale`` [n, D]
+            (``model.posterior`` of a Gaussian-latent VAE) or a (loc, scale) pair.
+        x: observations [N, ...]; q(z_j) is the mixture over them.
+        seed: int or Generator of the posterior samples.
+        batch_size: observations per call of ``posterior``.
+
+    Returns:
+        the dict of ``dimwise_mutual_information``: "mutual_info" [D], "marginal_variance"
+        [D] (000 Fig 7), "active", "num_active_dims".
+    """
+    loc, scale = sampling.posterior_moments(posterior, x, batch_size)
+    return dimwise_mutual_information(loc, scale, seed=seed)
+
+
+def anchor_ranking(mutual_info, anchors):
+    """Whether the anchored units carry the most information (000 Fig 4).
+
+    Args:
+        mutual_info: [D] I(x; z_j).
+        anchors: indices of the anchored units.
+
+    Returns:
+        dict: "anchors_are_top" (the anchors are the |a| most informative units),
+        "ranks" (rank of each anchor, 0 = most informative), "anchor_mi" [|a|],
+        "best_other_mi" (largest I among the other units; 0 if there are none), "gap"
+        (smallest anchor MI minus best_other_mi).
+
+    Example:
+        >>> anchor_ranking([2.0, 0.1, 3.0], [0, 2])["anchors_are_top"]
+        True
+    """
+    mutual_info = np.asarray(mutual_info, dtype=np.float64)
+    if mutual_info.ndim != 1 or not np.all(np.isfinite(mutual_info)):
+        raise ValueError(f"mutual_info must be a finite 1-D array [D], got shape {mutual_info.shape}")
+    anchors = [int(a) for a in anchors]
+    if not anchors or len(set(anchors)) != len(anchors) or min(anchors) < 0 or max(anchors) >= mutual_info.size:
+        raise ValueError(f"anchors must be distinct indices in [0, {mutual_info.size}), got {anchors}")
+    order = np.argsort(-mutual_info, kind="stable")
+    ranks = [int(np.flatnonzero(order == a)[0]) for a in anchors]
+    others = np.delete(mutual_info, anchors)
+    best_other = float(others.max()) if others.size else 0.0
+    return {
+        "anchors_are_top": bool(max(ranks) < len(anchors)),
+        "ranks": ranks,
+        "anchor_mi": mutual_info[anchors],
+        "best_other_mi": best_other,
+        "gap": float(mutual_info[anchors].min() - best_other),
+    }

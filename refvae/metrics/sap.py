@@ -21,7 +21,8 @@ import warnings
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import inputs, sampling
 
 __all__ = ["sap", "sap_from_scores", "sap_score_matrix", "compute_sap"]
 
@@ -97,10 +98,10 @@ def sap(train_codes, train_factors, test_codes, test_factors, continuous_factors
         >>> metrics.sap(codes[:400], factors[:400], codes[400:], factors[400:], continuous_factors=True)["sap"] > 0.99
         True
     """
-    train_codes = utils.check_codes(train_codes, "train_codes", min_dims=2)
-    test_codes = utils.check_codes(test_codes, "test_codes", min_dims=2)
-    utils.check_same_length(train_codes=train_codes, train_factors=train_factors)
-    utils.check_same_length(test_codes=test_codes, test_factors=test_factors)
+    train_codes = inputs.check_codes(train_codes, "train_codes", min_dims=2)
+    test_codes = inputs.check_codes(test_codes, "test_codes", min_dims=2)
+    inputs.check_same_length(train_codes=train_codes, train_factors=train_factors)
+    inputs.check_same_length(test_codes=test_codes, test_factors=test_factors)
     train_factors = np.asarray(train_factors)
     test_factors = np.asarray(test_factors)
     if train_factors.ndim != 2 or test_factors.ndim != 2 or train_factors.shape[1] != test_factors.shape[1]:
@@ -114,8 +115,8 @@ def sap(train_codes, train_factors, test_codes, test_factors, continuous_factors
     continuous = np.broadcast_to(np.asarray(continuous_factors, dtype=bool), (num_factors,))
     discrete = [k for k in range(num_factors) if not continuous[k]]
     if discrete:
-        utils.check_factors(train_factors[:, discrete], "train_factors (discrete columns)")
-        utils.check_factors(test_factors[:, discrete], "test_factors (discrete columns)")
+        inputs.check_factors(train_factors[:, discrete], "train_factors (discrete columns)")
+        inputs.check_factors(test_factors[:, discrete], "test_factors (discrete columns)")
         for k in discrete:
             if np.unique(train_factors[:, k]).size < 2:
                 raise ValueError(f"train_factors[:, {k}] takes a single value; a classifier cannot be trained on it")
@@ -141,7 +142,7 @@ def compute_sap(data, representation, rng, num_train=10000, num_test=5000, batch
     Returns:
         the dict of ``sap``.
     """
-    rng = utils.as_rng(rng)
-    train_codes, train_factors = utils.sample_representation(data, representation, num_train, rng, batch_size)
-    test_codes, test_factors = utils.sample_representation(data, representation, num_test, rng, batch_size)
+    rng = checks.rng(rng)
+    train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
+    test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
     return sap(train_codes, train_factors, test_codes, test_factors, continuous_factors=continuous_factors)

@@ -15,7 +15,8 @@ difference visible:
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import inputs, sampling
 
 __all__ = ["tc_of_means", "tc_of_samples", "minibatch_tc_terms", "tc_means_vs_samples", "compute_tc_means_vs_samples"]
 
@@ -32,7 +33,7 @@ def tc_of_means(codes):
     """
     from refvae import info
 
-    codes = utils.check_codes(codes, min_dims=2)
+    codes = inputs.check_codes(codes, min_dims=2)
     if codes.shape[0] < 2:
         raise ValueError(f"codes must hold at least 2 rows for a covariance, got {codes.shape[0]}")
     covariance = np.cov(codes, rowvar=False)
@@ -99,8 +100,8 @@ def minibatch_tc_terms(loc, scale, method="mss1", batch_size=None, seed=0, chunk
 
     from refvae import estimators
 
-    loc = utils.check_codes(loc, "loc", min_dims=2)
-    scale = utils.check_codes(scale, "scale", min_dims=2)
+    loc = inputs.check_codes(loc, "loc", min_dims=2)
+    scale = inputs.check_codes(scale, "scale", min_dims=2)
     if scale.shape != loc.shape:
         raise ValueError(f"scale must have the shape of loc {loc.shape}, got {scale.shape}")
     if np.any(scale <= 0):
@@ -109,15 +110,15 @@ def minibatch_tc_terms(loc, scale, method="mss1", batch_size=None, seed=0, chunk
     num_points = loc.shape[0]
     if batch_size is None:
         batch_size = num_points
-    batch_size = utils.check_positive_int(batch_size, "batch_size", minimum=2)
+    batch_size = checks.integer(batch_size, "batch_size", minimum=2)
     if batch_size > num_points:
         raise ValueError(f"batch_size must be <= N = {num_points}, got {batch_size}")
     if dataset_size is None:
         dataset_size = num_points
-    dataset_size = utils.check_positive_int(dataset_size, "dataset_size", minimum=batch_size)
+    dataset_size = checks.integer(dataset_size, "dataset_size", minimum=batch_size)
     if method == "exact" and batch_size != dataset_size:
         raise ValueError("method='exact' needs the whole data set as one batch (batch_size=None, dataset_size=None)")
-    rng = utils.as_rng(seed, "seed")
+    rng = checks.rng(seed, "seed")
     order = rng.permutation(num_points)
     z = loc + scale * rng.standard_normal(loc.shape)
     tc_values, mi_values = [], []
@@ -174,15 +175,9 @@ def compute_tc_means_vs_samples(
     Returns:
         dict: "tc_mean", "tc_sample" (nats).
     """
-    utils.check_representation(posterior, "posterior")
-    rng = utils.as_rng(rng)
-    num_points = utils.check_positive_int(num_points, "num_points", minimum=2)
-    factors = utils.sample_factors(data, num_points, rng)
-    locs, scales = [], []
-    for start in range(0, num_points, batch_size):
-        loc, scale = posterior(data.observations_from_factors(factors[start : start + batch_size]))
-        locs.append(np.asarray(loc, dtype=np.float64))
-        scales.append(np.asarray(scale, dtype=np.float64))
-    return tc_means_vs_samples(
-        np.concatenate(locs), np.concatenate(scales), method=method, batch_size=estimator_batch_size, seed=rng
-    )
+    inputs.check_representation(posterior, "posterior")
+    rng = checks.rng(rng)
+    num_points = checks.integer(num_points, "num_points", minimum=2)
+    factors = sampling.sample_factors(data, num_points, rng)
+    loc, scale = sampling.posterior_moments(posterior, factors, batch_size, render=data.observations_from_factors)
+    return tc_means_vs_samples(loc, scale, method=method, batch_size=estimator_batch_size, seed=rng)

@@ -7,7 +7,7 @@ points from a ground-truth data set (whose factors it does not use), as
 disentanglement_lib's ``unsupervised_metrics`` does.
 """
 
-from refvae.metrics import utils
+from refvae.metrics import inputs, sampling
 from refvae.metrics.code_mutual_info import code_mutual_info
 from refvae.metrics.gaussian_correlation import gaussian_correlation
 
@@ -26,7 +26,7 @@ def unsupervised_scores(codes, num_bins=20):
         "gaussian_wasserstein_correlation_norm", "mutual_info_score", "covariance" [D, D],
         "mutual_info" [D, D], "num_active_dims".
     """
-    codes = utils.check_codes(codes, min_dims=2)
+    codes = inputs.check_codes(codes, min_dims=2)
     result = gaussian_correlation(codes)
     result.update(code_mutual_info(codes, num_bins=num_bins))
     return result
@@ -46,5 +46,5 @@ def compute_unsupervised_scores(data, representation, rng, num_train=10000, batc
     Returns:
         the dict of ``unsupervised_scores``.
     """
-    codes, _ = utils.sample_representation(data, representation, num_train, rng, batch_size)
+    codes, _ = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     return unsupervised_scores(codes, num_bins=num_bins)

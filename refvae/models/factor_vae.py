@@ -47,7 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from refvae import latents, objectives
+from refvae import checks, latents, objectives
 from refvae.models.vae import VAE, gather_replicas, gradient_step, observations_of
 
 # Kim & Mnih 2018, appendix: 6 hidden layers of 1000 units, leaky ReLU 0.2.
@@ -70,11 +70,11 @@ def build_discriminator(input_size, hidden=PAPER_DISCRIMINATOR_HIDDEN, negative_
 
         discriminator = build_discriminator(10, hidden=(64, 64))
     """
-    if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)) or input_size < 1:
-        raise ValueError(f"input_size must be a positive int, got {input_size!r}")
+    input_size = checks.integer(input_size, "input_size")
     hidden = tuple(hidden)
-    if not hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
+    if not hidden:
         raise ValueError(f"hidden must be a non-empty sequence of positive ints, got {hidden!r}")
+    hidden = tuple(checks.integer(width, "hidden widths") for width in hidden)
     if not (isinstance(negative_slope, (int, float)) and 0.0 <= negative_slope < 1.0):
         raise ValueError(f"negative_slope must be a number in [0, 1), got {negative_slope!r}")
     layers = [keras.Input(shape=(int(input_size),))]
@@ -198,9 +198,9 @@ def density_ratio_tc(z_samples, *, units=None, hidden=(256, 256), steps=2000, ba
         raise ValueError(f"z_samples must have shape [N >= 4, E], got {z_samples.shape}")
     if not np.all(np.isfinite(z_samples)):
         raise ValueError("z_samples holds NaN or infinite values")
-    for name, value in (("steps", steps), ("batch_size", batch_size), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if name == "seed" else 1):
-            raise ValueError(f"{name} must be a {'non-negative' if name == 'seed' else 'positive'} int, got {value!r}")
+    steps = checks.integer(steps, "steps")
+    batch_size = checks.integer(batch_size, "batch_size")
+    seed = checks.integer(seed, "seed", 0)
     if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a number > 0, got {learning_rate!r}")
     eval_fraction = _check_fraction("eval_fraction", eval_fraction)
@@ -289,7 +289,7 @@ class FactorVAE(VAE):
     NETWORKS = VAE.NETWORKS + ("discriminator",)
     OPTIMIZERS = VAE.OPTIMIZERS + ("discriminator_optimizer",)
 
-    def __init__(self, encoder, decoder, latent, likelihood="bernoulli", gamma=10.0, dataset_size=None,
+    def __init__(self, encoder, decoder, latent, likelihood="bernoulli", gamma=10.0, *, dataset_size,
                  estimator="mss1", discriminator=None, eta=0.0, discriminator_hidden=PAPER_DISCRIMINATOR_HIDDEN,
                  discriminator_learning_rate=1e-4, discriminator_beta_1=0.5, discriminator_beta_2=0.9,
                  seed=0, **kwargs):

@@ -54,7 +54,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from refvae import decompositions, estimators, latents
+from refvae import checks, decompositions, estimators, latents
 from refvae.models import likelihoods, networks
 from refvae.models.vae import deserialize_networks, gather_replicas, gradient_step, observations_of, serialize_networks
 
@@ -125,10 +125,10 @@ class HierarchicalVAE(keras.Model):
     OPTIMIZERS = ("optimizer",)                                     # held by a training checkpoint
 
     def __init__(self, encoder1, encoder2, decoder2, decoder1, z1_dim, num_classes=10, likelihood="bernoulli",
-                 dataset_size=None, estimator="mss1", data_entropy=None, lam=0.0, seed=0, **kwargs):
-        for name, value, low in (("z1_dim", z1_dim, 1), ("num_classes", num_classes, 2), ("dataset_size", dataset_size, 2)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+                 *, dataset_size, estimator="mss1", data_entropy=None, lam=0.0, seed=0, **kwargs):
+        z1_dim = checks.integer(z1_dim, "z1_dim", 1)
+        num_classes = checks.integer(num_classes, "num_classes", 2)
+        dataset_size = checks.dataset_size(dataset_size)
         estimators.check_method(estimator)
         if data_entropy is not None and not (isinstance(data_entropy, (int, float)) and math.isfinite(data_entropy)):
             raise ValueError(f"data_entropy must be a finite number or None, got {data_entropy!r}")
@@ -148,7 +148,7 @@ class HierarchicalVAE(keras.Model):
         self.latent1 = latents.DiagonalGaussian(self.z1_dim)
         self.latent2 = latents.Concrete(self.num_classes)
         self.likelihood = likelihoods.get(likelihood)
-        self.dataset_size = int(dataset_size)
+        self.dataset_size = dataset_size
         self.estimator = estimator
         self.data_entropy = None if data_entropy is None else float(data_entropy)
         self.lam = float(lam)
@@ -287,8 +287,7 @@ class HierarchicalVAE(keras.Model):
 
     def sample(self, n, classes=None, seed=None):
         """n images E[x | z1], z1 ~ p(z1 | z2), z2 uniform or the given classes [n]."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = checks.integer(n, "n")
         generator = self.seed_generator if seed is None else keras.random.SeedGenerator(seed)
         if classes is None:
             classes = keras.random.randint((n,), 0, self.num_classes, seed=generator)

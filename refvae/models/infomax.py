@@ -148,7 +148,7 @@ class InfoMaxVAE(VAE):
     OPTIMIZERS = VAE.OPTIMIZERS + ("q_optimizer",)
 
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", lam=1.0, info_units=(0, 1),
-                 q_network=None, q_hidden=(256,), q_learning_rate=1e-3, dataset_size=None, estimator="mss1",
+                 q_network=None, q_hidden=(256,), q_learning_rate=1e-3, *, dataset_size, estimator="mss1",
                  decomposition=None, groups=None, seed=0, **kwargs):
         latent = latents.get(latent)
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (math.isfinite(lam) and lam >= 0):

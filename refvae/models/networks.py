@@ -31,6 +31,8 @@ import math
 
 import keras
 
+from refvae import checks
+
 ARCHITECTURES = ("conv", "mlp")
 
 
@@ -42,12 +44,6 @@ def _check_shape(name, shape, rank=None):
     if rank is not None and len(shape) != rank:
         raise ValueError(f"{name} must have {rank} entries, got {shape!r}")
     return shape
-
-
-def _check_size(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _check_architecture(architecture):
@@ -79,7 +75,7 @@ def build_encoder(architecture, input_shape, param_size, *, filters=(32, 32, 64,
     """
     _check_architecture(architecture)
     input_shape = _check_shape("input_shape", input_shape)
-    _check_size("param_size", param_size)
+    checks.integer(param_size, "param_size")
     layers = [keras.Input(shape=input_shape)]
     if architecture == "conv":
         _check_conv_image("input_shape", input_shape, filters)
@@ -88,7 +84,7 @@ def build_encoder(architecture, input_shape, param_size, *, filters=(32, 32, 64,
     else:
         hidden = (512, 512) if hidden is None else tuple(hidden)
     layers.append(keras.layers.Flatten())
-    layers += [keras.layers.Dense(_check_size("hidden", h), activation="relu") for h in hidden]
+    layers += [keras.layers.Dense(checks.integer(h, "hidden"), activation="relu") for h in hidden]
     layers.append(keras.layers.Dense(param_size))
     return keras.Sequential(layers, name=name)
 
@@ -111,12 +107,12 @@ def build_decoder(architecture, output_shape, event_size, *, filters=(32, 32, 64
     """
     _check_architecture(architecture)
     output_shape = _check_shape("output_shape", output_shape)
-    _check_size("event_size", event_size)
+    checks.integer(event_size, "event_size")
     layers = [keras.Input(shape=(event_size,))]
     if architecture == "conv":
         _check_conv_image("output_shape", output_shape, filters)
         hidden = (256,) if hidden is None else tuple(hidden)
-        layers += [keras.layers.Dense(_check_size("hidden", h), activation="relu") for h in reversed(hidden)]
+        layers += [keras.layers.Dense(checks.integer(h, "hidden"), activation="relu") for h in reversed(hidden)]
         factor = 2 ** len(filters)
         bottleneck = (output_shape[0] // factor, output_shape[1] // factor, filters[-1])
         layers += [keras.layers.Dense(math.prod(bottleneck), activation="relu"),
@@ -127,7 +123,7 @@ def build_decoder(architecture, output_shape, event_size, *, filters=(32, 32, 64
                    for i, f in enumerate(mirrored)]
     else:
         hidden = (512, 512) if hidden is None else tuple(hidden)
-        layers += [keras.layers.Dense(_check_size("hidden", h), activation="relu") for h in reversed(hidden)]
+        layers += [keras.layers.Dense(checks.integer(h, "hidden"), activation="relu") for h in reversed(hidden)]
         layers += [keras.layers.Dense(math.prod(output_shape)), keras.layers.Reshape(output_shape)]
     return keras.Sequential(layers, name=name)
 

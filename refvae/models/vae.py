@@ -7,7 +7,7 @@ One training step (``train_step``)::
     z ~ q(z|x)                                [B, latent.event_size]   (reparameterised; the model's SeedGenerator)
     log p(x|z) = likelihood.log_prob(x, decoder(z))                    [B]
     terms = decomposition(z, q(z|x), p(z), dataset_size, estimator)   (refvae.decompositions)
-          + the extra terms the objective names (refvae.objectives: posterior_variance, dip_*, mmd)
+          + the extra terms the objective names (refvae.terms: posterior_variance, dip_*, mmd)
     loss  = objective.loss(terms, step)
 
 and every scalar term, plus the loss, goes to a ``keras.metrics.Mean``, so ``fit()`` prints
@@ -39,20 +39,31 @@ import math
 import keras
 import tensorflow as tf
 
-from refvae import decompositions, estimators, latents, objectives
+from refvae import checks, decompositions, estimators, latents, objectives
+from refvae import terms as extra_terms
 from refvae.models import likelihoods
 
-DECOMPOSITIONS = ("tc", "hfvae", "kl")
 SOURCES = ("prior", "marginals")
 
-_DECOMPOSITION_TERMS = {
-    "tc": objectives.TC_TERMS | {"kl_per_dim"},
-    "hfvae": objectives.HFVAE_TERMS | {"kl_per_dim"},
-    "kl": frozenset({"reconstruction", "elbo", "kl", "kl_per_dim"}),
-}
-# Extra terms that need the mean and variance of a diagonal Gaussian posterior.
-_GAUSSIAN_TERMS = frozenset({"posterior_variance", "dip_i_off_diagonal", "dip_i_diagonal",
-                             "dip_ii_off_diagonal", "dip_ii_diagonal"})
+
+def _tc_terms(model, z, posterior, prior, log_px_given_z):
+    return decompositions.tc_decomposition(z, posterior, prior, model.dataset_size, model.estimator,
+                                           log_px_given_z=log_px_given_z, check_finite=False)
+
+
+def _hfvae_terms(model, z, posterior, prior, log_px_given_z):
+    return decompositions.hfvae_decomposition(z, posterior, prior, model.dataset_size, model.estimator,
+                                              groups=model.groups or model.latent.groups,
+                                              log_px_given_z=log_px_given_z, check_finite=False)
+
+
+def _kl_terms(model, z, posterior, prior, log_px_given_z):
+    return decompositions.kl_decomposition(z, posterior, prior, log_px_given_z=log_px_given_z)
+
+
+# decomposition name -> (model, z, q(z|x), p(z), log p(x|z)) -> {term name: value}
+_DECOMPOSE = {"tc": _tc_terms, "hfvae": _hfvae_terms, "kl": _kl_terms}
+DECOMPOSITIONS = tuple(_DECOMPOSE)
 
 
 def _check_network(name, network, width, side):
@@ -139,28 +150,27 @@ class VAE(keras.Model):
     NETWORKS = ("encoder", "decoder")   # the Keras sub-networks that get_config serialises
     OPTIMIZERS = ("optimizer",)         # every optimiser a training checkpoint must hold
 
-    def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", dataset_size=None,
+    def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", *, dataset_size,
                  estimator="mss1", decomposition=None, groups=None, seed=0, **kwargs):
         latent = latents.get(latent)
         likelihood = likelihoods.get(likelihood)
         objective = objectives.get(objective)
-        if isinstance(dataset_size, bool) or not isinstance(dataset_size, int) or dataset_size < 2:
-            raise ValueError(f"dataset_size must be an int >= 2 (the number of training points), got {dataset_size!r}")
+        dataset_size = checks.dataset_size(dataset_size)
         estimators.check_method(estimator)
         if decomposition is None:
-            hfvae_only = objectives.HFVAE_TERMS - objectives.TC_TERMS
+            hfvae_only = decompositions.TERMS["hfvae"] - decompositions.TERMS["tc"]
             decomposition = "hfvae" if objective.required_terms & hfvae_only else "tc"
         if decomposition not in DECOMPOSITIONS:
             raise ValueError(f"decomposition must be one of {list(DECOMPOSITIONS)}, got {decomposition!r}")
-        available = _DECOMPOSITION_TERMS[decomposition] | objectives.EXTRA_TERMS
+        available = decompositions.TERMS[decomposition] | extra_terms.EXTRA_TERMS
         missing = sorted(objective.required_terms - available)
         if missing:
             raise ValueError(f"objective {objective.name!r} needs {missing}, which the {decomposition!r} "
                              f"decomposition does not compute; use decomposition='hfvae' or 'tc'")
-        if objective.required_terms & _GAUSSIAN_TERMS and not isinstance(latent, latents.DiagonalGaussian):
+        if objective.required_terms & extra_terms.GAUSSIAN_TERMS and not isinstance(latent, latents.DiagonalGaussian):
             raise ValueError(f"objective {objective.name!r} needs posterior variances: it requires a "
                              f"DiagonalGaussian latent, got {latent!r}")
-        for term, weight in objective.weights.items():
+        for weight in objective.weights.values():
             if isinstance(weight, objectives.UnitWeights):
                 weight.vector(latent.num_units)     # raises if an anchor is not a unit of this latent
         if groups is not None:
@@ -191,11 +201,11 @@ class VAE(keras.Model):
     # ------------------------------------------------------------------ terms and loss
 
     def _logged_terms(self):
-        computed = _DECOMPOSITION_TERMS[self.decomposition] | self.objective.required_terms
+        computed = decompositions.TERMS[self.decomposition] | self.objective.required_terms
         order = ["loss", "elbo", "reconstruction", "kl", "index_code_mi", "marginal_kl", "total_correlation",
                  "dimwise_kl", "between_group_tc", "prior_between_group_tc", "within_group_tc",
                  "prior_within_group_tc"]
-        scalars = sorted(computed - set(order) - objectives.VECTOR_TERMS)
+        scalars = sorted(computed - set(order) - extra_terms.VECTOR_TERMS)
         names = [name for name in order if name in computed or name == "loss"] + scalars
         if self.objective.capacity is not None:
             names.append("capacity")
@@ -231,34 +241,22 @@ class VAE(keras.Model):
             posterior = self.latent.posterior(params)
         prior = self.latent.prior(z.dtype)
         required = self.objective.required_terms
-        if self.decomposition == "tc":
-            terms = decompositions.tc_decomposition(z, posterior, prior, self.dataset_size, self.estimator,
-                                                    log_px_given_z=log_px_given_z, check_finite=False)
-        elif self.decomposition == "hfvae":
-            terms = decompositions.hfvae_decomposition(z, posterior, prior, self.dataset_size, self.estimator,
-                                                       groups=self.groups or self.latent.groups,
-                                                       log_px_given_z=log_px_given_z, check_finite=False)
-        else:
-            terms = {}
-        if "kl_per_dim" not in terms and ("kl_per_dim" in required or self.decomposition == "kl"):
-            terms["kl_per_dim"] = objectives.kl_per_dim(posterior.log_prob(z), prior.log_prob(z))
-        if self.decomposition == "kl":
-            terms["kl"] = tf.reduce_sum(terms["kl_per_dim"])
-            terms["reconstruction"] = tf.reduce_mean(log_px_given_z)
-            terms["elbo"] = terms["reconstruction"] - terms["kl"]
-        if required & _GAUSSIAN_TERMS:
+        terms = _DECOMPOSE[self.decomposition](self, z, posterior, prior, log_px_given_z)
+        if "kl_per_dim" in required and "kl_per_dim" not in terms:
+            terms["kl_per_dim"] = extra_terms.kl_per_dim(posterior.log_prob(z), prior.log_prob(z))
+        if required & extra_terms.GAUSSIAN_TERMS:
             variance = tf.square(posterior.scale)
             if "posterior_variance" in required:
-                terms["posterior_variance"] = objectives.posterior_variance(variance)
+                terms["posterior_variance"] = extra_terms.posterior_variance(variance)
             for variant, var in (("i", None), ("ii", variance)):
                 if {f"dip_{variant}_off_diagonal", f"dip_{variant}_diagonal"} & required:
-                    off_diagonal, diagonal = objectives.covariance_penalties(
-                        objectives.dip_covariance(posterior.loc, var))
+                    off_diagonal, diagonal = extra_terms.covariance_penalties(
+                        extra_terms.dip_covariance(posterior.loc, var))
                     terms[f"dip_{variant}_off_diagonal"] = off_diagonal
                     terms[f"dip_{variant}_diagonal"] = diagonal
         if "mmd" in required:
             prior_z = self.latent.sample_prior(tf.shape(z)[0], seed=generator, dtype=z.dtype)
-            terms["mmd"] = objectives.mmd(z, prior_z)
+            terms["mmd"] = extra_terms.mmd(z, prior_z)
         if self.objective.capacity is not None:
             terms["capacity"] = self.objective.capacity.value(step)
         loss = self.objective.loss(terms, step)
@@ -367,8 +365,7 @@ class VAE(keras.Model):
             reference: observations whose posteriors define q(z_j); default: the data of
                 the last ``fit_marginals`` call.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = checks.integer(n, "n")
         if source not in SOURCES:
             raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
         generator = self._generator(seed)

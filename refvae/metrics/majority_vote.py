@@ -15,7 +15,8 @@ If no code is active, every score is 0. Defaults are disentanglement_lib's: batc
 
 import numpy as np
 
-from refvae.metrics import utils
+from refvae import checks
+from refvae.metrics import inputs, sampling
 
 __all__ = ["factor_vae_score", "factor_vae_votes", "majority_vote_accuracy", "prune_dims"]
 
@@ -31,16 +32,16 @@ def factor_vae_votes(data, representation, rng, num_votes, global_variance, acti
     ``votes_per_call`` votes (batch_size · votes_per_call observations) are encoded per call
     of ``representation``; this changes the speed, not the numbers.
     """
-    sizes = utils.check_data(data)
+    sizes = inputs.check_data(data)
     active_index = np.flatnonzero(active)
     votes = np.zeros((global_variance.shape[0], len(sizes)), dtype=np.int64)
     for start in range(0, num_votes, votes_per_call):
         count = min(votes_per_call, num_votes - start)
         factor_index = rng.integers(len(sizes), size=count)
-        factors = utils.sample_factors(data, count * batch_size, rng).reshape(count, batch_size, len(sizes))
+        factors = sampling.sample_factors(data, count * batch_size, rng).reshape(count, batch_size, len(sizes))
         shared = factors[np.arange(count), 0, factor_index]  # [count]
         factors[np.arange(count), :, factor_index] = shared[:, None]
-        codes = utils.encode(data, representation, factors.reshape(count * batch_size, -1), count * batch_size)
+        codes = sampling.encode(data, representation, factors.reshape(count * batch_size, -1), count * batch_size)
         local_variance = codes.reshape(count, batch_size, -1)[:, :, active_index].var(axis=1, ddof=1)
         chosen = active_index[np.argmin(local_variance / global_variance[active_index], axis=1)]
         np.add.at(votes, (chosen, factor_index), 1)
@@ -102,16 +103,16 @@ def factor_vae_score(
         >>> from refvae import metrics
         >>> score = metrics.factor_vae_score(data, lambda x: x.reshape(len(x), -1), rng=0)  # doctest: +SKIP
     """
-    utils.check_data(data)
-    utils.check_representation(representation)
-    batch_size = utils.check_positive_int(batch_size, "batch_size", minimum=2)
-    num_train = utils.check_positive_int(num_train, "num_train")
-    num_eval = utils.check_positive_int(num_eval, "num_eval")
-    num_variance_estimate = utils.check_positive_int(num_variance_estimate, "num_variance_estimate", minimum=2)
+    inputs.check_data(data)
+    inputs.check_representation(representation)
+    batch_size = checks.integer(batch_size, "batch_size", minimum=2)
+    num_train = checks.integer(num_train, "num_train")
+    num_eval = checks.integer(num_eval, "num_eval")
+    num_variance_estimate = checks.integer(num_variance_estimate, "num_variance_estimate", minimum=2)
     if not prune_threshold >= 0:
         raise ValueError(f"prune_threshold must be >= 0, got {prune_threshold}")
-    rng = utils.as_rng(rng)
-    codes, _ = utils.sample_representation(data, representation, num_variance_estimate, rng, batch_size)
+    rng = checks.rng(rng)
+    codes, _ = sampling.sample_representation(data, representation, num_variance_estimate, rng, batch_size)
     global_variance = codes.var(axis=0, ddof=1)
     active = prune_dims(global_variance, prune_threshold)
     if not active.any():

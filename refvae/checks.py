@@ -1,0 +1,89 @@
+"""Argument checks shared by the package: one rule each, run before any work is done.
+
+Every check returns the value in the form the caller computes with and raises an error
+that names the argument and what was expected (ARCHITECTURE.md conventions):
+
+    integer(value, name, minimum)   an int or a NumPy integer (never a bool), >= minimum
+    dataset_size(value)             N, the number of training points: an integer >= 2
+    rng(value, name)                a numpy.random.Generator from a Generator, a seed or a RandomState
+
+A value of the wrong type raises :class:`ArgumentTypeError`, which is both a ``TypeError``
+and a ``ValueError``, so callers that catch either keep working.
+
+Example:
+    >>> integer(np.int64(3), "num_bins")
+    3
+    >>> dataset_size(True)
+    Traceback (most recent call last):
+    ...
+    refvae.checks.ArgumentTypeError: dataset_size must be an integer >= 2 (the number of training points), got bool True
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["ArgumentTypeError", "dataset_size", "integer", "rng"]
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type (a TypeError that is also a ValueError)."""
+
+
+def _integer_words(minimum):
+    if minimum == 0:
+        return "a non-negative integer"
+    if minimum == 1:
+        return "a positive integer"
+    return f"an integer >= {minimum}"
+
+
+def integer(value, name, minimum=1, *, meaning=""):
+    """``value`` as a Python int: an ``int`` or NumPy integer (a bool is refused), >= ``minimum``.
+
+    Args:
+        value: the argument.
+        name: its name, for the message.
+        minimum: the smallest value accepted.
+        meaning: optional words said in the message after the rule, e.g. "the number of
+            training points".
+
+    Returns:
+        ``int(value)``.
+    """
+    words = _integer_words(minimum) + (f" ({meaning})" if meaning else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentTypeError(f"{name} must be {words}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {words}, got {value!r}")
+    return int(value)
+
+
+def dataset_size(value, name="dataset_size"):
+    """N, the number of training points the aggregate-posterior estimators weigh the batch by.
+
+    The one rule of refvae for N: an integer >= 2 (one point has no aggregate posterior to
+    estimate), NumPy integers accepted, a bool refused.
+    """
+    return integer(value, name, 2, meaning="the number of training points")
+
+
+def rng(value, name="rng"):
+    """A ``numpy.random.Generator`` for ``value``; the same seed gives the same numbers.
+
+    Args:
+        value: a ``numpy.random.Generator`` (used as is, so draws advance it), an int seed
+            >= 0, or a legacy ``numpy.random.RandomState`` (a seed is drawn from it).
+        name: the argument name used in error messages.
+    """
+    if isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{name} must be a non-negative int seed, got {value}")
+        return np.random.default_rng(int(value))
+    if isinstance(value, np.random.RandomState):
+        return np.random.default_rng(value.randint(0, 2**31 - 1))
+    raise ArgumentTypeError(
+        f"{name} must be a numpy.random.Generator, a RandomState or an int seed, got {type(value).__name__}"
+    )

@@ -1,0 +1,144 @@
+"""The data protocol of the metrics: sample factors, render and encode their observations.
+
+A metric's ``compute_*`` / ``*_score`` wrapper samples fresh factor vectors from a
+ground-truth data set (``factor_sizes``, ``sample_factors(n, rng)``,
+``observations_from_factors(factors)``) and encodes their observations a batch at a time
+through a ``representation`` callable (observations -> codes [n, D], NumPy), or through a
+``posterior`` callable that gives Gaussian parameters (``posterior_moments``).
+
+Example:
+    >>> codes, factors = sample_representation(data, representation, 1000, rng=0)
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from refvae import checks
+from refvae.metrics.inputs import check_data, check_factors, check_representation, check_same_length
+
+__all__ = ["encode", "posterior_moments", "sample_factors", "sample_representation", "split_train_test"]
+
+
+def encode(data, representation, factors, batch_size=64, name="representation"):
+    """Codes [n, D] of the observations of ``factors`` [n, K], encoded in batches."""
+    codes = []
+    for start in range(0, factors.shape[0], batch_size):
+        observations = data.observations_from_factors(factors[start : start + batch_size])
+        batch_codes = np.asarray(representation(observations), dtype=np.float64)
+        expected = min(batch_size, factors.shape[0] - start)
+        if batch_codes.ndim != 2 or batch_codes.shape[0] != expected:
+            raise ValueError(
+                f"{name} must map {expected} observations to codes [{expected}, D], "
+                f"got shape {batch_codes.shape}"
+            )
+        codes.append(batch_codes)
+    codes = np.concatenate(codes, axis=0)
+    if not np.all(np.isfinite(codes)):
+        raise ValueError(f"{name} returned non-finite codes")
+    return codes
+
+
+def sample_factors(data, num_points, rng, name="data"):
+    """``data.sample_factors(num_points, rng)`` checked to be an int array [num_points, K]."""
+    sizes = check_data(data, name)
+    factors = check_factors(data.sample_factors(num_points, rng), name=f"{name}.sample_factors(...)")
+    if factors.shape != (num_points, len(sizes)):
+        raise ValueError(
+            f"{name}.sample_factors({num_points}, rng) must return shape {(num_points, len(sizes))}, "
+            f"got {factors.shape}"
+        )
+    return factors
+
+
+def sample_representation(data, representation, num_points, rng, batch_size=64):
+    """Sample ``num_points`` factor vectors uniformly and encode their observations.
+
+    Args:
+        data: ground-truth data set (``factor_sizes``, ``sample_factors``,
+            ``observations_from_factors``).
+        representation: callable, observations -> codes [n, D] (NumPy).
+        num_points: number of points.
+        rng: ``numpy.random.Generator`` or int seed.
+        batch_size: observations encoded per call of ``representation``.
+
+    Returns:
+        (codes float64 [num_points, D], factors int64 [num_points, K]).
+    """
+    check_data(data)
+    check_representation(representation)
+    num_points = checks.integer(num_points, "num_points")
+    batch_size = checks.integer(batch_size, "batch_size")
+    rng = checks.rng(rng)
+    factors = sample_factors(data, num_points, rng)
+    return encode(data, representation, factors, batch_size), factors
+
+
+def split_train_test(*arrays, train_fraction=0.8):
+    """Split arrays by rows: the first ceil(N · train_fraction) rows train, the rest test.
+
+    The points a metric samples are independent draws, so the first rows are as good a
+    training set as any random subset (disentanglement_lib's convention, batch-first here).
+
+    Args:
+        *arrays: one or more arrays with the same number of rows N >= 2.
+        train_fraction: float in (0, 1); both parts must be non-empty.
+
+    Returns:
+        list (a_train, a_test, b_train, b_test, ...), as ``sklearn``'s ``train_test_split``.
+
+    Example:
+        >>> import numpy as np
+        >>> codes_train, codes_test = split_train_test(np.arange(10)[:, None], train_fraction=0.75)
+        >>> codes_train.shape, codes_test.shape
+        ((8, 1), (2, 1))
+    """
+    if not arrays:
+        raise ValueError("split_train_test needs at least one array")
+    if isinstance(train_fraction, bool) or not isinstance(train_fraction, numbers.Real):
+        raise TypeError(f"train_fraction must be a float in (0, 1), got {type(train_fraction).__name__}")
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    arrays = [np.asarray(array) for array in arrays]
+    if any(array.ndim < 1 for array in arrays):
+        raise ValueError("every array to split must have at least one dimension (rows)")
+    check_same_length(**{f"arrays[{i}]": array for i, array in enumerate(arrays)})
+    num_points = arrays[0].shape[0]
+    # round first so that e.g. 10 × 0.7 = 7.000000000000001 keeps 7 rows, not 8
+    num_train = int(math.ceil(round(num_points * train_fraction, 9)))
+    if num_train >= num_points:
+        raise ValueError(
+            f"train_fraction={train_fraction} of {num_points} rows leaves no test rows; "
+            f"pass more rows or a smaller fraction"
+        )
+    split = []
+    for array in arrays:
+        split.extend([array[:num_train], array[num_train:]])
+    return split
+
+
+def posterior_moments(posterior, inputs, batch_size=256, *, render=None, dtype=np.float64):
+    """(loc, scale) [n, D] of Gaussian posteriors of ``inputs``, a batch at a time.
+
+    Args:
+        posterior: callable, observations -> a distribution with ``loc`` and ``scale``
+            (``model.posterior``) or a (loc, scale) pair.
+        inputs: observations [n, ...], or factors [n, K] with ``render``.
+        batch_size: inputs per call of ``posterior``.
+        render: optional callable, a batch of ``inputs`` -> its observations (e.g.
+            ``data.observations_from_factors``).
+        dtype: NumPy dtype of the result (None keeps the posterior's).
+
+    Returns:
+        (loc, scale), two arrays [n, D].
+    """
+    batch_size = checks.integer(batch_size, "batch_size")
+    locs, scales = [], []
+    for start in range(0, len(inputs), batch_size):
+        batch = inputs[start:start + batch_size]
+        moments = posterior(batch if render is None else render(batch))
+        loc, scale = (moments.loc, moments.scale) if hasattr(moments, "loc") else moments
+        locs.append(np.asarray(loc, dtype=dtype))
+        scales.append(np.asarray(scale, dtype=dtype))
+    return np.concatenate(locs), np.concatenate(scales)
