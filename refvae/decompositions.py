@@ -2,7 +2,7 @@ r"""Named terms of the ELBO: every decomposition of the five papers, in nats per
 
 Notation: q(z|x) the encoder, q(z) = (1/N) Σ_n q(z|x_n) the aggregate posterior, p(z)
 the prior, and for a batch of B points with samples z_i ~ q(z|x_i) every expectation is
-the batch mean. All names are positive quantities (ARCHITECTURE.md conventions):
+the batch mean. All names are positive quantities (docs/ARCHITECTURE.md, Conventions):
 
     kl           = E[log q(z|x) − log p(z)]                      (the KL of the ELBO, MC form)
     index_code_mi = E[log q(z|x) − log q(z)]     = I_q(x; z)      (Hoffman & Johnson 2016; 003 eq 4.23; HFVAE ②)
