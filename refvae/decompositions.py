@@ -23,9 +23,18 @@ With ``log_px_given_z`` (log p(x_i | z_i), [B]) the terms also hold
 the reconstruction up to the constant entropy of the data (002 §3).
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
+from numpy.typing import ArrayLike
 
 from refvae import estimators
+
+if TYPE_CHECKING:
+    from tensorflow_probability import distributions as tfd
 
 
 def _mean(values):
@@ -93,8 +102,9 @@ def _with_reconstruction(terms, log_px_given_z, check_finite=True):
     return terms
 
 
-def hoffman_johnson(z, posterior, prior, dataset_size, method, *, log_px_given_z=None, chunk_size=None,
-                    check_finite=True):
+def hoffman_johnson(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int,
+                    method: str, *, log_px_given_z: tf.Tensor | None = None, chunk_size: int | None = None,
+                    check_finite: bool = True) -> dict[str, tf.Tensor]:
     """ELBO surgery (Hoffman & Johnson 2016; 003 eq 4.23): kl = index_code_mi + marginal_kl.
 
     E_x[KL(q(z|x) ‖ p(z))] = I_q(x; z) + KL(q(z) ‖ p(z)) ≥ I_q(x; z).
@@ -127,8 +137,9 @@ def hoffman_johnson(z, posterior, prior, dataset_size, method, *, log_px_given_z
     return _with_reconstruction(terms, log_px_given_z, check_finite)
 
 
-def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_z=None, chunk_size=None,
-                     check_finite=True):
+def tc_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int,
+                     method: str, *, log_px_given_z: tf.Tensor | None = None, chunk_size: int | None = None,
+                     check_finite: bool = True) -> dict[str, tf.Tensor]:
     """β-TCVAE's decomposition (001 eq 2): kl = index_code_mi + total_correlation + dimwise_kl.
 
         E_p(n)[KL(q(z|n) ‖ p(z))] = KL(q(z,n) ‖ q(z)p(n))          index-code MI
@@ -163,20 +174,11 @@ def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_
     return _with_reconstruction(terms, log_px_given_z, check_finite)
 
 
-def hfvae_decomposition(
-    z,
-    posterior,
-    prior,
-    dataset_size,
-    method,
-    *,
-    groups=None,
-    log_px_given_z=None,
-    prior_log_prob=None,
-    prior_group_log_prob=None,
-    chunk_size=None,
-    check_finite=True,
-):
+def hfvae_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int,
+                        method: str, *, groups: Sequence[Sequence[int]] | None = None,
+                        log_px_given_z: tf.Tensor | None = None, prior_log_prob: tf.Tensor | None = None,
+                        prior_group_log_prob: tf.Tensor | None = None, chunk_size: int | None = None,
+                        check_finite: bool = True) -> dict[str, tf.Tensor]:
     r"""HFVAE's four terms (002 Fig 1) and the two-level split of ④ (002 Fig 3).
 
         ELBO = E[① − ②] − ③ − ④,   ② = I_q(x; z),   ④ = KL(q(z) ‖ p(z)),
@@ -247,7 +249,7 @@ def _singletons(posterior, z):
     return [[d] for d in range(num_units)]
 
 
-def data_marginal_entropy(x):
+def data_marginal_entropy(x: ArrayLike) -> float:
     """Σ_i H(x_i) of binary data x [N, ...] from the plug-in pixel means (nats).
 
     The constant of the CorEx bound (000 eq 12); for data in {0, 1}.
@@ -263,10 +265,9 @@ def data_marginal_entropy(x):
     return float(h.sum())
 
 
-def corex_terms(
-    z, posterior, prior, dataset_size, method, *, log_px_given_z=None, data_entropy=None, chunk_size=None,
-    check_finite=True,
-):
+def corex_terms(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int, method: str, *,
+                log_px_given_z: tf.Tensor | None = None, data_entropy: float | None = None,
+                chunk_size: int | None = None, check_finite: bool = True) -> dict[str, tf.Tensor]:
     r"""Total Correlation Explanation quantities (000 eqs 7–12).
 
         L = TC(x; z) − TC(z) = Σ_i I(x_i : z) − Σ_j I(z_j : x)                 (000 eq 7)

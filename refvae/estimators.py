@@ -49,10 +49,17 @@ Example:
     >>> log_qz, log_qzd = aggregate_log_density(z, posterior, dataset_size=60000, method="mss1")
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    from tensorflow_probability import distributions as tfd
 
 KNOWN_METHODS = ("exact", "mws", "mws_dropped", "mss0", "mss1", "hfvae")
 
@@ -63,7 +70,7 @@ _PAIRED_METHODS = ("mss0", "mss1", "hfvae")
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
 
 
-def check_method(method):
+def check_method(method: str) -> None:
     """Raise a ValueError naming the known methods unless ``method`` is one of them."""
     if method not in KNOWN_METHODS:
         raise ValueError(f"unknown estimator method {method!r}; known methods: {', '.join(KNOWN_METHODS)}")
@@ -90,7 +97,8 @@ def _check_sizes(num_samples, batch_size, dataset_size, method):
             )
 
 
-def log_importance_weights(batch_size, dataset_size, method, rows=None, dtype=tf.float32):
+def log_importance_weights(batch_size: int, dataset_size: int, method: str, rows: tf.Tensor | None = None,
+                           dtype: tf.DType = tf.float32) -> tf.Tensor:
     """log W for the rows ``rows`` (default all) of the B×B weight matrix of ``method``.
 
     Args:
@@ -156,7 +164,7 @@ def _chunk_size(num_samples, batch_size, num_units, chunk_size):
     return int(max(1, min(num_samples or 1 << 30, DEFAULT_CHUNK_ELEMENTS // per_sample)))
 
 
-def flatten_distribution(dist):
+def flatten_distribution(dist: tfd.Distribution) -> tuple[list[tf.Tensor], Callable[[list[tf.Tensor]], tfd.Distribution]]:
     """(tensors, rebuild) with ``rebuild(tensors)`` the same distribution made of ``tensors``,
     or None when the distribution cannot be taken apart (then no recomputation is done).
 
@@ -195,7 +203,8 @@ def _check_groups(groups, num_units):
     return groups
 
 
-def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, chunk_size=None):
+def aggregate_log_density(z: tf.Tensor, posterior: tfd.Distribution, dataset_size: int, method: str, *,
+                          groups: Sequence[Sequence[int]] | None = None, chunk_size: int | None = None) -> tuple[tf.Tensor, ...]:
     """log q̂(z_i) and log q̂(z_i,d) for samples z_i drawn from q(z | x_i) of a batch.
 
     Args:
@@ -276,7 +285,8 @@ def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, ch
     )
 
 
-def aggregate_log_density_from_pairwise(log_q_pairwise, dataset_size, method, *, groups=None):
+def aggregate_log_density_from_pairwise(log_q_pairwise: tf.Tensor, dataset_size: int, method: str, *,
+                                        groups: Sequence[Sequence[int]] | None = None) -> tuple[tf.Tensor, ...]:
     """The same estimators from an explicit tensor log_q_pairwise[i, j, d] = log q(z_i,d | x_j).
 
     For teaching and tests: the whole [M, B, D] tensor is given, so no chunking is done.

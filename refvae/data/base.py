@@ -28,10 +28,14 @@ Example:
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["GroundTruthData", "as_generator", "check_count"]
+__all__ = ["GroundTruthData", "Representation", "as_generator", "check_count"]
+
+# What the metrics score: observations (NumPy, [n, ...]) -> codes [n, D] (NumPy).
+Representation = Callable[[np.ndarray], np.ndarray]
 
 
 def as_generator(rng, name="rng"):
