@@ -342,14 +342,16 @@ def signature(obj) -> str:
 
 def _public_members(module) -> list[tuple[str, object]]:
     """``(name, object)`` of a module's public classes, functions and submodules: its ``__all__``,
-    or else the public classes and functions defined in it, in the order of its source."""
+    or else the public classes and functions defined in it (or, for a package, in its
+    submodules), in the order they appear in it."""
     import inspect
 
     names = getattr(module, "__all__", None)
     if names is None:
         names = [name for name, value in vars(module).items() if not name.startswith("_")
                  and (inspect.isfunction(value) or inspect.isclass(value))
-                 and getattr(value, "__module__", None) == module.__name__]
+                 and (getattr(value, "__module__", None) or "").split(".")[:module.__name__.count(".") + 1]
+                 == module.__name__.split(".")]
     return [(name, getattr(module, name)) for name in names if not name.startswith("_")]
 
 
