@@ -35,8 +35,10 @@ test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 REFVAE_FAST=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=600 -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile --durations=0 notebooks/
 
+# The unit tests without those marked slow (training runs, experiments, subprocesses that
+# import TensorFlow): about a minute on 2 cores. `make test` runs them all.
 unit: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest tests -p no:cacheprovider
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest tests -p no:cacheprovider -m "not slow" --durations=5
 
 notebooks: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 REFVAE_FULL=1 REFVAE_RECORD_TIMES=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \

@@ -14,7 +14,7 @@ is measured two ways, both real for TensorFlow on CPU:
 
 Each configuration runs chunked (the default chunk of about 4M pairwise entries) and, where
 it fits (one [M, B, D] float32 tensor <= --max-unchunked-gb), unchunked (chunk_size = M),
-and the ratio of their times is printed. The issue's goal: B = 4096, D = 32 in <= 0.5 GB
+and the ratio of their times is printed. The goal: B = 4096, D = 32 in <= 0.5 GB
 peak, time linear in M·B·D (the "ns/entry" column, time / (M·B·D), should stay flat).
 
 Usage:

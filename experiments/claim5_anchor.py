@@ -1,6 +1,6 @@
 """Claim 5 (000 §6.2-6.3): AnchorVAE's anchors carry the most I(x; z_j); Π_j q(z_j) sampling beats N(0, I).
 
-000 §6.2 Fig 4 (the issue's "Fig 6"), §6.3 Figs 7-8 (the issue's "§5.3").
+000 §6.2 Fig 4 (Fig 6: the plain-VAE control), §6.3 Figs 7-8.
 
 000 (Gao et al.) gives the anchored units of a VAE a KL weight 1 − λ (eq 21) and finds, on
 CelebA with 2048 units and five anchors at KL weight 0.5 (λ = 0.5), that the anchors have the
@@ -9,8 +9,7 @@ highest I(x; z_j), about 3.5 nats (Fig 4), while a plain VAE's two most informat
 I(x : z_j) ≤ E KL(q(z_j|x) ‖ r(z_j)) is tight at r = q(z_j), the aggregate marginal, and
 generates from Π_j q(z_j) instead of N(0, I): sharper, more varied faces (Fig 8, by eye), which
 it attributes to units whose aggregate variance is far from 1 (Fig 7a: 20% of a 128-unit VAE's
-units above 2; Fig 7b: higher variance goes with higher I(x : z_j)). (The issue's "Fig 6" and
-"§5.3" are Fig 4 and §6.3 of the 000 text we have.)
+units above 2; Fig 7b: higher variance goes with higher I(x : z_j)).
 
 Here, per seed, a plain VAE (λ = 0, the control) and AnchorVAEs (``refvae.objectives.get(
 "anchor-vae", lam=λ, anchors=[0, 1])``) are trained with the same initial weights and

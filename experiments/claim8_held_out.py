@@ -1,4 +1,4 @@
-"""Claim 8 (002 §5.5, Fig 7; "§6.3" in the issue): reconstruction of factor combinations held
+"""Claim 8 (002 §5.5, Fig 7): reconstruction of factor combinations held
 out of training ("zero-shot generalisation").
 
 002 trains an HFVAE on MNIST, prunes combinations of factors (a thick 7, a narrow 0),

@@ -9,7 +9,7 @@ TensorFlow until a module that needs it is touched::
 
 from refvae._lazy import lazy_submodules
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the same as pyproject.toml and CHANGELOG.md (tests/test_package.py)
 
 _SUBMODULES = (
     "info",

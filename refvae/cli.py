@@ -5,9 +5,90 @@ ones that exist.
 """
 
 import argparse
+import contextlib
+import os
 import pathlib
+import re
 import sys
+import threading
 import warnings
+
+# TensorFlow's C++ start-up lines (CUDA stubs and factories, the CPU-feature and oneDNN notices,
+# absl's pre-initialisation notice). C++ writes them to file descriptor 2 at import and at the
+# first op, some before TF_CPP_MIN_LOG_LEVEL is read, so no environment variable silences them
+# all; the command line drops them (``_StartupLineFilter``). REFVAE_SHOW_TF_STARTUP=1 keeps them.
+TF_STARTUP_LINES = re.compile(
+    r"cudart_stub|cuda_(?:dnn|fft|blas|driver|executor|diagnostics)\.cc|Unable to register cu(?:DNN|FFT|BLAS) "
+    r"factory|failed call to cuInit|Could not find cuda drivers|TF-TRT Warning|absl::InitializeLog\(\)|"
+    r"oneDNN custom operations are on|cpu_feature_guard\.cc|rebuild TensorFlow with the appropriate compiler flags|"
+    r"Cannot dlopen some GPU libraries|computation_placer\.cc|Skipping registering GPU devices"
+)
+
+
+class _StartupLineFilter:
+    """While active, the process's file descriptor 2 is a pipe read by a thread that forwards
+    every line to the real standard error except those ``pattern`` matches.
+
+    Python's ``sys.stderr`` writes to descriptor 2 too, so warnings and error messages still
+    arrive, in order; a line redrawn with carriage returns (a progress bar) is passed on at once.
+    """
+
+    def __init__(self, pattern=TF_STARTUP_LINES):
+        self.pattern = pattern
+        self.saved = None
+
+    def __enter__(self):
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            read, write = os.pipe()
+        except OSError:  # no descriptor 2 to filter (a detached process)
+            self.saved = None
+            return self
+        os.dup2(write, 2)
+        os.close(write)
+        self.thread = threading.Thread(target=self._forward, args=(read,), daemon=True)
+        self.thread.start()
+        return self
+
+    def _keep(self, line):
+        return not self.pattern.search(line.decode("utf-8", "replace"))
+
+    def _write(self, data):
+        while data:
+            data = data[os.write(self.saved, data):]
+
+    def _forward(self, read):
+        pending = b""
+        while True:
+            chunk = os.read(read, 65536)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            out = b"".join(line + b"\n" for line in lines if self._keep(line))
+            if b"\r" in pending:
+                cut = pending.rindex(b"\r") + 1
+                out, pending = out + pending[:cut], pending[cut:]
+            if out:
+                self._write(out)
+        if pending and self._keep(pending):
+            self._write(pending)
+        os.close(read)
+
+    def __exit__(self, *exc_info):
+        if self.saved is None:
+            return False
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)  # closes the pipe's last writer: the thread reads to its end
+        self.thread.join(timeout=5)
+        if not self.thread.is_alive():  # else a child process still holds the pipe: keep its target
+            os.close(self.saved)
+        self.saved = None
+        return False
+
+
+def _uses_tensorflow(args):
+    return args.command in ("train", "evaluate", "demo") or (args.command == "info" and not args.no_tensorflow)
 
 
 def _info(args):
@@ -273,12 +354,14 @@ def main(argv=None):
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
-            return args.handler(args)
-    except _clear_errors() as error:
-        parser.exit(2, f"refvae {args.command}: error: {error}\n")
+    quiet = _uses_tensorflow(args) and os.environ.get("REFVAE_SHOW_TF_STARTUP") != "1"
+    with _StartupLineFilter() if quiet else contextlib.nullcontext():
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return args.handler(args)
+        except _clear_errors() as error:
+            parser.exit(2, f"refvae {args.command}: error: {error}\n")
 
 
 def _clear_errors():

@@ -2,7 +2,7 @@ r"""Named terms of the ELBO: every decomposition of the five papers, in nats per
 
 Notation: q(z|x) the encoder, q(z) = (1/N) Σ_n q(z|x_n) the aggregate posterior, p(z)
 the prior, and for a batch of B points with samples z_i ~ q(z|x_i) every expectation is
-the batch mean. All names are positive quantities (ARCHITECTURE.md conventions):
+the batch mean. All names are positive quantities (docs/ARCHITECTURE.md, Conventions):
 
     kl           = E[log q(z|x) − log p(z)]                      (the KL of the ELBO, MC form)
     index_code_mi = E[log q(z|x) − log q(z)]     = I_q(x; z)      (Hoffman & Johnson 2016; 003 eq 4.23; HFVAE ②)
@@ -23,7 +23,13 @@ With ``log_px_given_z`` (log p(x_i | z_i), [B]) the terms also hold
 the reconstruction up to the constant entropy of the data (002 §3).
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
+from numpy.typing import ArrayLike
 
 from refvae import estimators
 from refvae import terms as extra_terms
@@ -38,6 +44,9 @@ TERMS = {
                         "prior_between_group_tc", "within_group_tc", "prior_within_group_tc", "dimwise_kl"}),
     "kl": frozenset({"reconstruction", "elbo", "kl", "kl_per_dim"}),
 }
+
+if TYPE_CHECKING:
+    from tensorflow_probability import distributions as tfd
 
 
 def _mean(values):
@@ -105,8 +114,9 @@ def _with_reconstruction(terms, log_px_given_z, check_finite=True):
     return terms
 
 
-def hoffman_johnson(z, posterior, prior, dataset_size, method, *, log_px_given_z=None, chunk_size=None,
-                    check_finite=True):
+def hoffman_johnson(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int,
+                    method: str, *, log_px_given_z: tf.Tensor | None = None, chunk_size: int | None = None,
+                    check_finite: bool = True) -> dict[str, tf.Tensor]:
     """ELBO surgery (Hoffman & Johnson 2016; 003 eq 4.23): kl = index_code_mi + marginal_kl.
 
     E_x[KL(q(z|x) ‖ p(z))] = I_q(x; z) + KL(q(z) ‖ p(z)) ≥ I_q(x; z).
@@ -139,8 +149,9 @@ def hoffman_johnson(z, posterior, prior, dataset_size, method, *, log_px_given_z
     return _with_reconstruction(terms, log_px_given_z, check_finite)
 
 
-def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_z=None, chunk_size=None,
-                     check_finite=True):
+def tc_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int,
+                     method: str, *, log_px_given_z: tf.Tensor | None = None, chunk_size: int | None = None,
+                     check_finite: bool = True) -> dict[str, tf.Tensor]:
     """β-TCVAE's decomposition (001 eq 2): kl = index_code_mi + total_correlation + dimwise_kl.
 
         E_p(n)[KL(q(z|n) ‖ p(z))] = KL(q(z,n) ‖ q(z)p(n))          index-code MI
@@ -175,7 +186,8 @@ def tc_decomposition(z, posterior, prior, dataset_size, method, *, log_px_given_
     return _with_reconstruction(terms, log_px_given_z, check_finite)
 
 
-def kl_decomposition(z, posterior, prior, *, log_px_given_z=None):
+def kl_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, *,
+                     log_px_given_z: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
     """The ELBO with no aggregate-posterior estimate: kl and its per-unit parts.
 
         kl_d = E[log q(z_d|x) − log p(z_d)],   kl = Σ_d kl_d,   elbo = reconstruction − kl
@@ -198,20 +210,11 @@ def kl_decomposition(z, posterior, prior, *, log_px_given_z=None):
     return terms
 
 
-def hfvae_decomposition(
-    z,
-    posterior,
-    prior,
-    dataset_size,
-    method,
-    *,
-    groups=None,
-    log_px_given_z=None,
-    prior_log_prob=None,
-    prior_group_log_prob=None,
-    chunk_size=None,
-    check_finite=True,
-):
+def hfvae_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int,
+                        method: str, *, groups: Sequence[Sequence[int]] | None = None,
+                        log_px_given_z: tf.Tensor | None = None, prior_log_prob: tf.Tensor | None = None,
+                        prior_group_log_prob: tf.Tensor | None = None, chunk_size: int | None = None,
+                        check_finite: bool = True) -> dict[str, tf.Tensor]:
     r"""HFVAE's four terms (002 Fig 1) and the two-level split of ④ (002 Fig 3).
 
         ELBO = E[① − ②] − ③ − ④,   ② = I_q(x; z),   ④ = KL(q(z) ‖ p(z)),
@@ -282,7 +285,7 @@ def _singletons(posterior, z):
     return [[d] for d in range(num_units)]
 
 
-def data_marginal_entropy(x):
+def data_marginal_entropy(x: ArrayLike) -> float:
     """Σ_i H(x_i) of binary data x [N, ...] from the plug-in pixel means (nats).
 
     The constant of the CorEx bound (000 eq 12); for data in {0, 1}.
@@ -298,10 +301,9 @@ def data_marginal_entropy(x):
     return float(h.sum())
 
 
-def corex_terms(
-    z, posterior, prior, dataset_size, method, *, log_px_given_z=None, data_entropy=None, chunk_size=None,
-    check_finite=True,
-):
+def corex_terms(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int, method: str, *,
+                log_px_given_z: tf.Tensor | None = None, data_entropy: float | None = None,
+                chunk_size: int | None = None, check_finite: bool = True) -> dict[str, tf.Tensor]:
     r"""Total Correlation Explanation quantities (000 eqs 7–12).
 
         L = TC(x; z) − TC(z) = Σ_i I(x_i : z) − Σ_j I(z_j : x)                 (000 eq 7)

@@ -49,6 +49,10 @@ Example:
     >>> log_qz, log_qzd = aggregate_log_density(z, posterior, dataset_size=60000, method="mss1")
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -57,6 +61,9 @@ from refvae import checks
 
 # flatten_distribution lives with the distributions it takes apart; its old name keeps working here.
 from refvae.latents import flatten_distribution
+
+if TYPE_CHECKING:
+    from tensorflow_probability import distributions as tfd
 
 KNOWN_METHODS = ("exact", "mws", "mws_dropped", "mss0", "mss1", "hfvae")
 
@@ -67,7 +74,7 @@ _PAIRED_METHODS = ("mss0", "mss1", "hfvae")
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
 
 
-def check_method(method):
+def check_method(method: str) -> None:
     """Raise a ValueError naming the known methods unless ``method`` is one of them."""
     if method not in KNOWN_METHODS:
         raise ValueError(f"unknown estimator method {method!r}; known methods: {', '.join(KNOWN_METHODS)}")
@@ -94,7 +101,8 @@ def _check_sizes(num_samples, batch_size, dataset_size, method):
             )
 
 
-def log_importance_weights(batch_size, dataset_size, method, rows=None, dtype=tf.float32):
+def log_importance_weights(batch_size: int, dataset_size: int, method: str, rows: tf.Tensor | None = None,
+                           dtype: tf.DType = tf.float32) -> tf.Tensor:
     """log W for the rows ``rows`` (default all) of the B×B weight matrix of ``method``.
 
     Args:
@@ -187,7 +195,8 @@ def _check_groups(groups, num_units):
     return groups
 
 
-def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, chunk_size=None):
+def aggregate_log_density(z: tf.Tensor, posterior: tfd.Distribution, dataset_size: int, method: str, *,
+                          groups: Sequence[Sequence[int]] | None = None, chunk_size: int | None = None) -> tuple[tf.Tensor, ...]:
     """log q̂(z_i) and log q̂(z_i,d) for samples z_i drawn from q(z | x_i) of a batch.
 
     Args:
@@ -268,7 +277,8 @@ def aggregate_log_density(z, posterior, dataset_size, method, *, groups=None, ch
     )
 
 
-def aggregate_log_density_from_pairwise(log_q_pairwise, dataset_size, method, *, groups=None):
+def aggregate_log_density_from_pairwise(log_q_pairwise: tf.Tensor, dataset_size: int, method: str, *,
+                                        groups: Sequence[Sequence[int]] | None = None) -> tuple[tf.Tensor, ...]:
     """The same estimators from an explicit tensor log_q_pairwise[i, j, d] = log q(z_i,d | x_j).
 
     For teaching and tests: the whole [M, B, D] tensor is given, so no chunking is done.

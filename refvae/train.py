@@ -470,19 +470,36 @@ def make_strategy(name):
     raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}; got {name!r}")
 
 
-def distributed_step(model, strategy):
-    """A compiled step: NumPy batch -> logs; under a multi-replica strategy the batch is split
-    evenly across replicas and every replica reports the same global-batch terms."""
+def distributed_step(model, strategy, autograph=False):
+    """A compiled step: NumPy batch -> the logs of this step alone (the model's metric trackers
+    are reset inside the compiled function, before the step); under a multi-replica strategy
+    the batch is split evenly across replicas and every replica reports the same global-batch
+    terms.
+
+    The step is traced without AutoGraph by default: no model's ``train_step`` branches or
+    loops on tensors in Python (the losses are the same either way, tests/test_train_models.py),
+    and AutoGraph's conversion costs seconds at the first call.
+    """
     import tensorflow as tf
+
+    def reset_trackers():
+        for tracker in model.metrics:
+            tracker.reset_state()
 
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
-        return tf.function(model.train_step)
+        def one_device_step(batch):
+            reset_trackers()
+            return model.train_step(batch)
 
-    @tf.function
+        return tf.function(one_device_step, autograph=autograph)
+
     def step(per_replica_batch):
+        reset_trackers()
         logs = strategy.run(model.train_step, args=(per_replica_batch,))
         return {name: strategy.experimental_local_results(value)[0] for name, value in logs.items()}
+
+    step = tf.function(step, autograph=autograph)
 
     def run(batch):
         size = len(batch) // replicas
@@ -572,8 +589,6 @@ def train(config, resume=False, progress=True, on_checkpoint=None):
                                    _tc_weight(model), config.steps)
     logs = {}
     for step in range(start, config.steps):
-        for tracker in model.metrics:
-            tracker.reset_state()
         logs = {name: float(value) for name, value in train_step(batch_at(dataset, config, step)).items()}
         if not math.isfinite(logs["loss"]):
             raise NonFiniteLoss(
@@ -714,11 +729,13 @@ def _write_checkpoint_state(directory, latest):
 
 
 def _truncate_history(path, step):
-    """Keep the history rows up to ``step`` (a resumed run rewrites what came after)."""
+    """Keep the history rows up to ``step`` (a resumed run rewrites what came after); a row that
+    an interrupted append left incomplete is dropped."""
     if not path.exists():
         return
-    with path.open() as handle:
-        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
+    with path.open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle)
+                if None not in row.values() and None not in row and int(row["step"]) <= step]
     _write_history(path, rows)
 
 
@@ -735,12 +752,15 @@ def _write_history(path, rows):
 
 
 def _append_history(path, step, logs):
-    rows = []
-    if path.exists():
-        with path.open() as handle:
-            rows = list(csv.DictReader(handle))
-    rows.append({"step": step, **{k: f"{v:.6g}" for k, v in logs.items()}})
-    _write_history(path, rows)
+    """Append one row (step, then the logged terms) to the history, with a header when the file
+    is new: one write of whole lines, so the cost of a row does not grow with the run."""
+    row = {"step": step, **{k: f"{v:.6g}" for k, v in logs.items()}}
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def read_history(run_dir):

@@ -43,6 +43,7 @@ def scorer():
     return DigitsScorer(hidden=32).fit(DIGITS.x_train, DIGITS.y_train)
 
 
+@pytest.mark.slow
 def test_frechet_distance_tells_noise_from_digits_where_confidence_does_not(scorer):
     assert scorer.accuracy(DIGITS.x_test, DIGITS.y_test) > 0.9
     assert scorer.confidence(DIGITS.x_test) > 0.9
@@ -64,6 +65,7 @@ def _train(objective, seed, epochs):
     return model
 
 
+@pytest.mark.slow
 def test_anchored_units_carry_the_most_information_after_training():
     # 000 Fig 4: KL weight 1 − λ = 0.2 on units 0 and 1 makes them the most informative.
     model = _train(objectives.get("anchor-vae", lam=0.8, anchors=[0, 1]), seed=0, epochs=6)
@@ -72,6 +74,7 @@ def test_anchored_units_carry_the_most_information_after_training():
     assert ranking["gap"] > 0.1
 
 
+@pytest.mark.slow
 def test_compare_sampling_scores_both_sources_against_real_digits(scorer):
     model = _train("vae", seed=0, epochs=1)
     result = compare_sampling(model, scorer, DIGITS.x_test, num_samples=300, seed=0)

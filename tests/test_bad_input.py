@@ -22,6 +22,9 @@ import pytest
 
 from refvae import cli, train
 
+# Every test here trains models, runs experiments or starts processes that import TensorFlow.
+pytestmark = pytest.mark.slow
+
 RUN = dict(model="beta-vae", data="digits", steps=4, batch_size=16, checkpoint_every=2, log_every=1,
            latent_dim=4, seed=3)
 

@@ -164,6 +164,7 @@ def test_a_link_to_a_missing_file_stops_the_build(course):
         _build(course)
 
 
+@pytest.mark.slow
 def test_executed_notebooks_run_in_this_python_in_fast_mode_and_are_cached(tmp_path):
     notebook = tmp_path / "00_probe.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[
@@ -204,9 +205,55 @@ def _children(pid):
     return children
 
 
+@pytest.mark.slow
 def test_executing_a_notebook_leaves_no_kernel_running(tmp_path):
     notebook = tmp_path / "00_probe.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]), notebook)
     executed = build_site.execute_notebook(notebook)
     assert executed.cells[0].outputs[0].text == "42\n"
     assert [child for child in _children(os.getpid()) if "ipykernel" in child] == []
+
+
+def test_api_page_shows_each_function_with_its_hints_and_docstring_and_is_linked_from_every_page(course):
+    result = build_site.build(course / "site", root=course, execute=lambda paths: {path: path for path in paths},
+                              log=lambda message: None, api=["refvae.info"])
+    site = course / "site"
+    assert result["pages"] == ["index.html", "00_first.html", "01_second.html", "results.html", "api.html"]
+    for page in result["pages"]:
+        assert '<a href="api.html">API</a>' in (site / page).read_text()
+    assert _pager((site / "results.html").read_text()) == ("01_second.html", "api.html")
+    api = _main((site / "api.html").read_text())
+    assert '<a href="#refvae.info"><code>refvae.info</code></a>' in api
+    assert ('<h3 id="refvae.info.diag_gaussian_kl" class="api-name"><code>diag_gaussian_kl(loc: ArrayLike | tf.Tensor, '
+            'scale: ArrayLike | tf.Tensor, prior_loc: ArrayLike | float = 0.0, prior_scale: ArrayLike | float = 1.0) '
+            '-&gt; np.ndarray | tf.Tensor</code></h3>') in api
+    assert "KL = ½ ((μ₀ − μ₁)/s₁)² + ½ expm1(2ℓ) − ℓ" in api
+    from refvae import info
+
+    public = [name for name, value in vars(info).items() if not name.startswith("_") and callable(value)
+              and getattr(value, "__module__", "") == "refvae.info"]
+    assert len(public) == 9
+    assert sorted(re.findall(r'<h3 id="refvae\.info\.(\w+)"', api)) == sorted(public)
+
+
+def test_api_modules_are_the_public_modules_of_the_package():
+    import refvae
+
+    assert build_site.api_modules() == [f"refvae.{name}" for name in refvae.__all__
+                                        if name not in ("__version__", "cli")]
+
+
+@pytest.mark.slow
+def test_api_reference_of_the_whole_package_lists_every_exported_metric_and_model():
+    import refvae.metrics
+    import refvae.models
+
+    body = build_site.api_body(build_site.api_modules())
+    ids = set(re.findall(r'id="([^"]+)"', body))
+    for name in refvae.metrics.__all__:
+        if callable(getattr(refvae.metrics, name)):
+            assert f"refvae.metrics.{name}" in ids, name
+    for name in ("VAE", "FactorVAE", "InfoMaxVAE", "HierarchicalVAE"):
+        assert f"refvae.models.{name}" in ids, name
+    assert "refvae.compat.disentanglement_lib.compute_mig" in ids
+    assert "refvae.models.VAE.train_step" in ids

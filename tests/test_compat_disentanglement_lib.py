@@ -103,6 +103,7 @@ def scores(tmp_path_factory):
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_the_script_gets_every_disentanglement_lib_key(scores):
     assert set(scores["mig"]) == {"discrete_mig"}
     assert set(scores["beta_vae"]) == {"train_accuracy", "eval_accuracy"}
@@ -115,6 +116,7 @@ def test_the_script_gets_every_disentanglement_lib_key(scores):
                                            "gaussian_wasserstein_correlation_norm", "mutual_info_score"}
 
 
+@pytest.mark.slow
 def test_identity_codes_score_as_the_literature_says(scores):
     # Each code is its factor: every supervised score is (close to) its maximum.
     assert scores["mig"]["discrete_mig"] > 0.95
@@ -129,6 +131,7 @@ def test_identity_codes_score_as_the_literature_says(scores):
     assert 0 <= scores["unsupervised"]["mutual_info_score"] < 0.02
 
 
+@pytest.mark.slow
 def test_the_script_utils_use_disentanglement_lib_layout(scores):
     assert scores["utils"]["shapes"] == [[3, 1000], [3, 1000], [3, 800], [3, 200]]
     assert scores["utils"]["min_label"] == 1  # labels 1 … num_bins

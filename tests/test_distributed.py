@@ -18,6 +18,9 @@ import textwrap
 import numpy as np
 import pytest
 
+# Every test here trains models, runs experiments or starts processes that import TensorFlow.
+pytestmark = pytest.mark.slow
+
 SCRIPT = textwrap.dedent(
     """
     import json, os, sys

@@ -12,6 +12,7 @@ def test_new_metric_names_are_accepted_and_unknown_ones_refused():
         evaluate.check_metrics(["interventional"])
 
 
+@pytest.mark.slow
 def test_evaluate_scores_irs_and_unsupervised_metrics_as_the_library_functions_do(tmp_path):
     dataset = train.load_data("dsprites")
     config = train.TrainConfig(model="vae", data="dsprites", architecture="mlp", hidden=(8,), latent_dim=3,

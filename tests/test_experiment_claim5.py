@@ -9,6 +9,9 @@ import pytest
 from experiments import claim5_anchor
 from tests.test_experiments import _written
 
+# Every test here trains models, runs experiments or starts processes that import TensorFlow.
+pytestmark = pytest.mark.slow
+
 # The smoke setting trains the digits scorer (16 hidden units, 500 images) only to check the
 # plumbing; it stops at sklearn's iteration limit with a ConvergenceWarning, which says
 # nothing about the assertions below.

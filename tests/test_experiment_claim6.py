@@ -8,6 +8,9 @@ import pytest
 from experiments import claim6_hfvae
 from tests.test_experiments import _written
 
+# Every test here trains models, runs experiments or starts processes that import TensorFlow.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def payload(tmp_path_factory):

@@ -3,8 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 
 from experiments import study_recipe
+
+# Every test here trains models, runs experiments or starts processes that import TensorFlow.
+pytestmark = pytest.mark.slow
 
 
 def test_smoke_study_probes_every_checkpoint_and_reuses_its_cache(tmp_path):

@@ -141,6 +141,7 @@ def test_concrete_latent_trains_with_unit_permutations():
     assert np.isfinite(float(logs["density_ratio_tc"]))
 
 
+@pytest.mark.slow
 def test_saved_and_loaded_factor_vae_gives_the_same_outputs(tmp_path):
     model = _model(gamma=5.0)
     model.fit(DIGITS[:128], batch_size=64, epochs=1, verbose=0)     # fit (graph mode) as users do

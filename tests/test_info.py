@@ -176,6 +176,18 @@ def test_float32_tensors_keep_float32(rng):
     np.testing.assert_allclose(kl.numpy(), info.diag_gaussian_kl([0.5, -1.0], [0.9, 1.3]), rtol=1e-5)
 
 
+def test_float32_kl_of_nearly_equal_scales_keeps_its_value():
+    # KL(N(0, s²) ‖ N(0, 1)) = ½ (s² − 1) − log s ≈ (s − 1)² ≈ 1e-8 at s = 1 + 1e-4: the textbook
+    # form loses it to cancellation in float32 (it returns 0); log1p/expm1 keep it.
+    scale32 = np.float32(1.0 + 1e-4)
+    expected = 0.5 * (float(scale32) ** 2 - 1.0) - np.log(float(scale32))   # float64, at the same scale
+    kl = info.diag_gaussian_kl(tf.constant([0.0], tf.float32), tf.constant([scale32]))
+    assert kl.dtype == tf.float32
+    assert expected == pytest.approx(1.0003e-8, rel=1e-4)
+    assert float(kl[0]) == pytest.approx(expected, rel=1e-3)
+    assert float(info.diag_gaussian_kl(0.0, float(scale32))) == pytest.approx(expected, rel=1e-9)
+
+
 # -------------------------------------------------------------------------------- bad input
 
 

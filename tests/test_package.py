@@ -15,6 +15,22 @@ def test_version_is_a_release_string():
     assert all(part.isdigit() for part in (major, minor, patch))
 
 
+def test_version_agrees_with_pyproject_and_the_changelog():
+    import pathlib
+    import re
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == refvae.__version__
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", (root / "CHANGELOG.md").read_text(), flags=re.MULTILINE)
+    assert releases[0] == refvae.__version__
+
+
 def test_import_refvae_does_not_load_tensorflow():
     out = _python("import sys, refvae; print('tensorflow' in sys.modules)")
     assert out.strip() == "False"

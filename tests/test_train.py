@@ -39,6 +39,7 @@ def test_bad_options_are_refused_before_any_work(tmp_path, overrides, option):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_architecture_and_hidden_widths_reach_the_networks_and_the_saved_config(tmp_path):
     from refvae import cli
 
@@ -55,6 +56,7 @@ def test_architecture_and_hidden_widths_reach_the_networks_and_the_saved_config(
     assert any("conv" in layer.name for layer in auto.encoder.layers)    # auto: 64 x 64 images get the conv net
 
 
+@pytest.mark.slow
 def test_filters_reach_the_conv_networks_and_the_saved_config(tmp_path):
     from refvae import cli
 
@@ -68,6 +70,7 @@ def test_filters_reach_the_conv_networks_and_the_saved_config(tmp_path):
     assert train.TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))).filters == (8, 8, 16, 16)
 
 
+@pytest.mark.slow
 def test_on_checkpoint_is_called_after_every_checkpoint(tmp_path):
     calls = []
     train.train(_config(tmp_path, steps=25), progress=False,
@@ -80,12 +83,14 @@ def test_batch_larger_than_the_data_is_refused(tmp_path):
         train.train(_config(tmp_path, batch_size=5000), progress=False)
 
 
+@pytest.mark.slow
 def test_run_dir_holding_a_different_model_is_refused(tmp_path):
     train.train(_config(tmp_path, steps=2, checkpoint_every=1), progress=False)
     with pytest.raises(ValueError, match="holds a different run"):
         train.train(_config(tmp_path, model="beta-vae", steps=2), resume=True, progress=False)
 
 
+@pytest.mark.slow
 def test_interrupted_then_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path):
     whole = train.train(_config(tmp_path, out=str(tmp_path / "whole")), progress=False)
     train.train(_config(tmp_path, out=str(tmp_path / "split"), steps=20), progress=False)
@@ -98,6 +103,22 @@ def test_interrupted_then_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_
     np.testing.assert_allclose(history_whole["loss"], history_split["loss"], rtol=1e-5)
 
 
+def test_history_rows_are_appended_and_a_resume_keeps_the_rows_up_to_its_checkpoint(tmp_path):
+    path = tmp_path / "history.csv"
+    for step in (5, 10, 15):
+        train._append_history(path, step, {"loss": 100.0 / step, "kl": step / 4})
+    expected = "step,loss,kl\r\n5,20,1.25\r\n10,10,2.5\r\n15,6.66667,3.75\r\n"
+    assert path.read_bytes() == expected.encode()
+    with path.open("ab") as handle:  # an append cut short by an interruption
+        handle.write(b"1")  # the first byte of "150,...": step 1 <= 15, but its terms are missing
+    train._truncate_history(path, 15)
+    assert path.read_bytes() == expected.encode()
+    train._truncate_history(path, 10)
+    assert path.read_bytes() == expected.rsplit("15,", 1)[0].encode()
+    assert train.read_history(tmp_path)["loss"].tolist() == [20.0, 10.0]
+
+
+@pytest.mark.slow
 def test_saved_model_loads_safely_and_encodes_like_the_trained_one(tmp_path):
     model = train.train(_config(tmp_path, steps=5), progress=False)
     loaded = train.load_model(tmp_path / "run")
@@ -106,6 +127,7 @@ def test_saved_model_loads_safely_and_encodes_like_the_trained_one(tmp_path):
     assert not list((tmp_path / "run").glob("*.tmp")) and not list((tmp_path / "run").glob("tmp-*"))
 
 
+@pytest.mark.slow
 def test_cli_train_interrupt_resume_evaluate(tmp_path):
     run = tmp_path / "cli"
     base = [sys.executable, "-m", "refvae"]
@@ -133,6 +155,7 @@ def test_cli_train_interrupt_resume_evaluate(tmp_path):
     assert "Is the batch TC estimate trustworthy?" in page and f"{bias['tc_batch']:.3f}" in page
 
 
+@pytest.mark.slow
 def test_sampled_mig_on_a_subgrid_equals_mig_sampled_of_the_subgrid_posteriors(tmp_path):
     from refvae import evaluate, metrics
 
@@ -170,6 +193,7 @@ def test_every_subcommand_has_complete_help():
         assert flag in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
     [
@@ -188,6 +212,7 @@ def test_extreme_settings_stay_finite(tmp_path, overrides):
         assert np.all(np.isfinite(values)), name
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_the_run_naming_step_terms_and_checkpoint(tmp_path, monkeypatch):
     original = train.batch_at
 
@@ -200,6 +225,7 @@ def test_non_finite_loss_stops_the_run_naming_step_terms_and_checkpoint(tmp_path
         train.train(_config(tmp_path, steps=10, checkpoint_every=2), progress=False)
 
 
+@pytest.mark.slow
 def test_mss_objective_at_batch_2048_and_64_dims_has_finite_gradients():
     """The TC machinery at the largest setting: B = 2048, D = 64, beta = 100, scales from 1e-3 to 10."""
     import tensorflow as tf

@@ -52,6 +52,7 @@ def test_bad_model_options_are_refused_before_any_work(tmp_path, overrides, opti
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_options_reach_the_models():
     digits = train.load_data("digits")
     factor = train.build_model(train.TrainConfig(data="digits", latent_dim=4, **SMALL["factor-vae"]), digits)
@@ -78,6 +79,26 @@ def test_options_reach_the_models():
     assert [layer.units for layer in default.encoder2.layers if hasattr(layer, "units")] == [32, 32, 16, 16, 10]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("model", list(train.MODELS))
+def test_the_train_step_logs_the_same_terms_with_and_without_autograph(tmp_path, model):
+    import tensorflow as tf
+
+    config = train.TrainConfig(data="digits", batch_size=32, latent_dim=4, seed=3, out=str(tmp_path / "run"),
+                               **SMALL.get(model, dict(model=model, hidden=(32,)))).validate()
+    digits = train.load_data("digits")
+    logs = {}
+    for autograph in (True, False):
+        model_ = train.build_model(config, digits)
+        step = train.distributed_step(model_, tf.distribute.get_strategy(), autograph=autograph)
+        logs[autograph] = [{k: float(v) for k, v in step(train.batch_at(digits, config, t)).items()} for t in range(3)]
+    assert logs[True][0].keys() == logs[False][0].keys() and "loss" in logs[False][0]
+    for with_autograph, without in zip(logs[True], logs[False]):
+        for name, value in with_autograph.items():
+            assert without[name] == pytest.approx(value, rel=1e-6, abs=1e-9), name
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SMALL))
 def test_interrupted_then_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path, name):
     whole = train.train(_config(tmp_path, name, out=str(tmp_path / "whole")), progress=False)
@@ -97,6 +118,7 @@ def test_interrupted_then_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_
         np.testing.assert_allclose(history_whole[term], history_split[term], rtol=1e-5, atol=1e-6, err_msg=term)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SMALL))
 def test_evaluate_and_report_score_the_gaussian_code(tmp_path, name):
     config = _config(tmp_path, name, steps=5, checkpoint_every=5)

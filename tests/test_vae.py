@@ -89,6 +89,7 @@ CATALOGUE_CASES = [(name, {"anchors": [0]} if name == "anchor-vae" else {}) for 
 CATALOGUE_CASES.append(("info-vae", {"divergence": "mmd", "lam": 100.0}))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, hyperparameters", CATALOGUE_CASES,
                          ids=[name + "".join(f"-{v}" for v in h.values() if isinstance(v, str)) for name, h in CATALOGUE_CASES])
 def test_training_steps_of_every_objective_are_finite_and_lower_its_loss(name, hyperparameters):
@@ -147,6 +148,7 @@ def test_capacity_is_logged_and_follows_the_schedule():
                                         rel=1e-6)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_negative_elbo_below_a_model_that_ignores_z():
     # Binarised digits. A decoder that ignores z can at best output the per-pixel mean p̄:
     # its negative ELBO (KL = 0) is the Bernoulli cross-entropy of the data under p̄,
@@ -251,6 +253,7 @@ def test_vae_rejects_bad_arguments():
         model.sample(0)
 
 
+@pytest.mark.slow
 def test_temperature_schedule_anneals_the_concrete_temperature_during_fit():
     temperature = tf.Variable(1.0, trainable=False)
     latent = latents.Grouped([latents.DiagonalGaussian(2), latents.Concrete(3, temperature=temperature)])

@@ -10,7 +10,10 @@ shows them executed, with every figure. It holds
 - one page per chapter, ``NN_topic.html``: the notebook executed with ``REFVAE_FAST=1`` by a
   kernel of the Python running this script, its figures written beside it in
   ``NN_topic_files/``, with links to the previous and the next page and to the course map;
-- ``results.html``: RESULTS.md, with its figures copied from experiments/results/.
+- ``results.html``: RESULTS.md, with its figures copied from experiments/results/;
+- ``api.html``: the API reference, every public module, class and function of the package
+  with its signature (type hints included) and docstring, as ``pydoc`` shows them, linked from
+  the header of every page.
 
 Links between pages are rewritten (``05_tc_estimators.ipynb`` becomes ``05_tc_estimators.html``,
 ``../RESULTS.md`` becomes ``results.html``); a link to any other file of the repository points
@@ -297,6 +300,128 @@ def _external_images_as_text(body: str) -> str:
     return _IMG.sub(replace, body)
 
 
+# --- the API reference --------------------------------------------------------------------
+
+API_PAGE = "api.html"
+# The package's public modules: ``refvae.__all__`` (its lazily loaded submodules) but the
+# command line, which ``refvae --help`` documents.
+API_EXCLUDE = ("refvae.cli",)
+
+
+def api_modules() -> list[str]:
+    """The public modules of refvae, in the order of ``refvae.__all__``."""
+    import refvae
+
+    return [f"refvae.{name}" for name in refvae.__all__
+            if not name.startswith("_") and f"refvae.{name}" not in API_EXCLUDE]
+
+
+class _Annotation(str):
+    """An annotation written as a string (``from __future__ import annotations``), shown unquoted."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def signature(obj) -> str:
+    """``obj``'s signature as ``pydoc`` shows it, ``(x: ArrayLike, n: int = 20) -> float``; hints
+    written as strings are shown as written; '' when Python cannot read one."""
+    import inspect
+
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return ""
+
+    def shown(annotation):
+        return _Annotation(annotation) if isinstance(annotation, str) else annotation
+
+    parameters = [p.replace(annotation=shown(p.annotation)) for p in sig.parameters.values()]
+    return str(sig.replace(parameters=parameters, return_annotation=shown(sig.return_annotation)))
+
+
+def _public_members(module) -> list[tuple[str, object]]:
+    """``(name, object)`` of a module's public classes, functions and submodules: its ``__all__``,
+    or else the public classes and functions defined in it (or, for a package, in its
+    submodules), in the order they appear in it."""
+    import inspect
+
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [name for name, value in vars(module).items() if not name.startswith("_")
+                 and (inspect.isfunction(value) or inspect.isclass(value))
+                 and (getattr(value, "__module__", None) or "").split(".")[:module.__name__.count(".") + 1]
+                 == module.__name__.split(".")]
+    return [(name, getattr(module, name)) for name in names if not name.startswith("_")]
+
+
+def _doc_block(obj) -> str:
+    import inspect
+
+    doc = inspect.getdoc(obj)
+    return f'<pre class="doc">{html.escape(doc)}</pre>\n' if doc else ""
+
+
+def _member_html(qualname: str, obj, level: int = 3) -> str:
+    """One function or class: a heading with its signature, its docstring; a class's own public
+    methods and properties under it."""
+    import inspect
+
+    kind = "class " if inspect.isclass(obj) else ""
+    head = (f'<h{level} id="{html.escape(qualname)}" class="api-name"><code>{kind}{html.escape(qualname.rsplit(".", 1)[1])}'
+            f'{html.escape(signature(obj) if callable(obj) else "")}</code></h{level}>\n')
+    parts = [head, _doc_block(obj)]
+    if inspect.isclass(obj):
+        for name, value in vars(obj).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            if inspect.isfunction(value) or isinstance(value, property):
+                target = value.fget if isinstance(value, property) else value
+                shown = "" if isinstance(value, property) else signature(target)
+                label = "property " if isinstance(value, property) else ""
+                parts.append(f'<h{level + 1} id="{html.escape(qualname + "." + name)}" class="api-name"><code>'
+                             f"{label}{html.escape(name)}{html.escape(shown)}</code></h{level + 1}>\n")
+                parts.append(_doc_block(target))
+    return "".join(parts)
+
+
+def api_body(modules: list[str]) -> str:
+    """The API reference of ``modules`` (and of the public submodules they export) as HTML: a
+    table of contents, then each module's docstring and its public classes and functions, each
+    with its signature and docstring."""
+    import importlib
+    import inspect
+    import types
+
+    queue, seen, sections, contents = list(modules), set(), [], []
+    while queue:
+        name = queue.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        module = importlib.import_module(name)
+        members = []
+        for member_name, value in _public_members(module):
+            if isinstance(value, types.ModuleType):
+                if value.__name__.startswith(name + "."):
+                    queue.append(value.__name__)
+                continue
+            if inspect.isfunction(value) or inspect.isclass(value):
+                members.append(_member_html(f"{name}.{member_name}", value))
+        contents.append(f'<li><a href="#{html.escape(name)}"><code>{html.escape(name)}</code></a></li>')
+        sections.append(f'<section class="api-module">\n<h2 id="{html.escape(name)}"><code>{html.escape(name)}</code></h2>\n'
+                        + _doc_block(module) + "".join(members) + "</section>\n")
+    import refvae
+
+    return (f"<h1>API reference</h1>\n<p>refvae {html.escape(refvae.__version__)}: every public module, class and "
+            "function with its signature and docstring, generated from the package's sources "
+            "(<code>tools/build_site.py</code>). The same text is at hand in Python: "
+            "<code>help(refvae.metrics.mig)</code>.</p>\n<ul class=\"api-contents\">\n" + "\n".join(contents)
+            + "\n</ul>\n" + "".join(sections))
+
+
 # --- pages --------------------------------------------------------------------------------
 
 STYLE = """\
@@ -340,6 +465,10 @@ blockquote { margin: 1rem 0; padding: 0 1rem; color: var(--muted); border-left: 
 .widget-note { color: var(--muted); font-style: italic; border: 1px dashed var(--line); border-radius: 6px;
   padding: .5rem 1rem; }
 td > a[href$=".html"] { font-weight: 600; }
+pre.doc { background: none; border: none; border-left: 3px solid var(--line); padding: .2rem 0 .2rem 1rem;
+  white-space: pre-wrap; font-size: 14px; }
+.api-name { font-size: 1.05rem; border-bottom: none; margin: 1.6em 0 .4em; }
+.api-name code { font-size: 95%; white-space: pre-wrap; }
 footer { color: var(--muted); font-size: 14px; border-top: 1px solid var(--line); padding-top: 1rem;
   padding-bottom: 2rem; }
 """
@@ -362,10 +491,11 @@ MathJax.Hub.Config({
 """
 
 
-def reading_order(chapters: list[Chapter]) -> list[tuple[str, str]]:
-    """``(page, label)`` of every page in a reader's order: the course map, the chapters, the results."""
+def reading_order(chapters: list[Chapter], api: bool = False) -> list[tuple[str, str]]:
+    """``(page, label)`` of every page in a reader's order: the course map, the chapters, the results
+    (and the API reference when the site has one)."""
     return ([("index.html", "course map")] + [(c.page, c.label) for c in chapters]
-            + [("results.html", "results against the papers")])
+            + [("results.html", "results against the papers")] + ([(API_PAGE, "API reference")] if api else []))
 
 
 def pager(order: list[tuple[str, str]], page: str) -> str:
@@ -383,8 +513,10 @@ def pager(order: list[tuple[str, str]], page: str) -> str:
     return '<nav class="pager">' + "".join(cells) + "</nav>"
 
 
-def page(title: str, body: str, nav: str, footer: str) -> str:
-    """A whole HTML page: the site's header, ``nav`` above and below ``body``, MathJax, ``footer``."""
+def page(title: str, body: str, nav: str, footer: str, api: bool = False) -> str:
+    """A whole HTML page: the site's header (with a link to the API reference when ``api``),
+    ``nav`` above and below ``body``, MathJax, ``footer``."""
+    api_link = f'<a href="{API_PAGE}">API</a>' if api else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -397,7 +529,7 @@ def page(title: str, body: str, nav: str, footer: str) -> str:
 {MATHJAX}</head>
 <body>
 <header class="site"><div><a class="home" href="index.html">refvae · the course</a>
-<a href="index.html">course map</a><a href="results.html">results</a></div></header>
+<a href="index.html">course map</a><a href="results.html">results</a>{api_link}</div></header>
 {nav}
 <main>
 {body}
@@ -452,11 +584,13 @@ def chapter_body(executed, chapter: Chapter) -> tuple[str, dict[str, bytes]]:
 
 def build(out: Path, root: Path = ROOT, notebooks_dir: Path | None = None, results: Path | None = None,
           cache_dir: Path | None = None, library: Path | None = None, jobs: int = 2, timeout: int = 600,
-          execute=None, log=print) -> dict:
+          execute=None, log=print, api: list[str] | None = None) -> dict:
     """Build the site into ``out`` (emptied first); returns ``{"pages": [...], "images": [...]}``.
 
     ``execute(paths) -> {path: executed copy}`` defaults to :func:`executed_notebooks` with the
-    cache; a test passes one that returns notebooks already holding outputs.
+    cache; a test passes one that returns notebooks already holding outputs. ``api``: the
+    modules of the API reference page (``api.html``, linked from every page's header; `make
+    site` passes :func:`api_modules`), or None for a site without one.
     """
     import nbformat
 
@@ -471,7 +605,7 @@ def build(out: Path, root: Path = ROOT, notebooks_dir: Path | None = None, resul
     pages = {rel(notebooks_dir / c.notebook): c.page for c in chapters}
     pages.update({readme: "index.html", rel(results): "results.html"})
     links = SiteLinks(root, pages)
-    order = reading_order(chapters)
+    order = reading_order(chapters, api=api is not None)
 
     if execute is None:
         def execute(paths):
@@ -487,7 +621,7 @@ def build(out: Path, root: Path = ROOT, notebooks_dir: Path | None = None, resul
         made_from = f'<a href="{REPO_URL}/blob/main/{source}">{source}</a>'
         footer = f"Made from {made_from}{note}."
         body = links.rewrite(body, source, site_path, made)
-        (out / site_path).write_text(page(title, body, pager(order, site_path), footer))
+        (out / site_path).write_text(page(title, body, pager(order, site_path), footer, api=api is not None))
         written.append(site_path)
 
     write("index.html", "refvae · the course", markdown_html((notebooks_dir / "README.md").read_text()), readme)
@@ -502,6 +636,9 @@ def build(out: Path, root: Path = ROOT, notebooks_dir: Path | None = None, resul
               f", executed in fast mode (<code>REFVAE_FAST=1</code>) on {time.strftime('%Y-%m-%d')}",
               frozenset(figures))
     write("results.html", "Results against the papers · refvae", markdown_html(results.read_text()), rel(results))
+    if api is not None:
+        write(API_PAGE, "API reference · refvae", api_body(api), "refvae/__init__.py",
+              ", the docstrings of the package's modules")
     if links.missing:
         raise ValueError("links to files that do not exist: " + "; ".join(links.missing))
     for repo_path in sorted(links.copies):
@@ -535,7 +672,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     print(f"building the course site in {args.out}")
-    result = build(args.out, library=LIBRARY, jobs=args.jobs, timeout=args.timeout)
+    result = build(args.out, library=LIBRARY, jobs=args.jobs, timeout=args.timeout, api=api_modules())
     print(f"site built in {time.perf_counter() - start:.0f} s: {len(result['pages'])} pages, "
           f"{len(result['images'])} images; open {args.out / 'index.html'}")
     return 0

@@ -27,11 +27,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from refvae import checks
 
-__all__ = ["GroundTruthData", "as_generator", "check_count"]
+__all__ = ["GroundTruthData", "Representation", "as_generator", "check_count"]
+
+# What the metrics score: observations (NumPy, [n, ...]) -> codes [n, D] (NumPy).
+Representation = Callable[[np.ndarray], np.ndarray]
 
 
 # One rule each, in refvae.checks; the names below are this package's own for them.

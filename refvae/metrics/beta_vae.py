@@ -11,15 +11,24 @@ classifier can read k off the feature. The score is the accuracy of a default sc
 evaluation points).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import inputs, sampling
 
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
+
 __all__ = ["beta_vae_score", "beta_vae_features", "beta_vae_score_from_features"]
 
 
-def beta_vae_features(data, representation, rng, num_points, batch_size=64, points_per_call=8):
+def beta_vae_features(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                      num_points: int, batch_size: int = 64, points_per_call: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Features [num_points, D] and labels [num_points] of the BetaVAE score.
 
     ``points_per_call`` points (2 · batch_size · points_per_call observations) are encoded by
@@ -43,7 +52,8 @@ def beta_vae_features(data, representation, rng, num_points, batch_size=64, poin
     return np.concatenate(features), np.concatenate(labels)
 
 
-def beta_vae_score_from_features(train_features, train_labels, eval_features, eval_labels):
+def beta_vae_score_from_features(train_features: ArrayLike, train_labels: ArrayLike, eval_features: ArrayLike,
+                                 eval_labels: ArrayLike) -> dict[str, Any]:
     """Train and evaluation accuracy of a default ``LogisticRegression`` on BetaVAE features.
 
     Example:
@@ -71,7 +81,8 @@ def beta_vae_score_from_features(train_features, train_labels, eval_features, ev
     }
 
 
-def beta_vae_score(data, representation, rng, batch_size=64, num_train=10000, num_eval=5000):
+def beta_vae_score(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                   batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000) -> dict[str, Any]:
     """BetaVAE score of ``representation`` on a ground-truth data set.
 
     Args:

@@ -16,10 +16,18 @@ with c = argmax of the Concrete block and each z_i discretised as for the histog
 The value divided by H(y) is returned as "normalized_mig".
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import discrete, inputs, sampling
+
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
 
 __all__ = ["unsupervised_accuracy", "cluster_assignment", "concrete_mig", "compute_concrete_mig"]
 
@@ -35,7 +43,7 @@ def _check_ids(cluster_ids, labels):
     return cluster_ids, labels
 
 
-def cluster_assignment(cluster_ids, labels):
+def cluster_assignment(cluster_ids: ArrayLike, labels: ArrayLike) -> tuple[dict[int, int], int]:
     """Hungarian one-to-one matching of clusters to labels.
 
     Returns:
@@ -53,7 +61,7 @@ def cluster_assignment(cluster_ids, labels):
     return mapping, int(contingency[rows, columns].sum())
 
 
-def unsupervised_accuracy(cluster_ids, labels):
+def unsupervised_accuracy(cluster_ids: ArrayLike, labels: ArrayLike) -> float:
     """Accuracy of cluster ids after the best one-to-one matching of clusters to labels.
 
     Args:
@@ -72,7 +80,7 @@ def unsupervised_accuracy(cluster_ids, labels):
     return correct / len(cluster_ids)
 
 
-def concrete_mig(concrete_codes, continuous_codes, labels, num_bins=20):
+def concrete_mig(concrete_codes: ArrayLike, continuous_codes: ArrayLike, labels: ArrayLike, num_bins: int = 20) -> dict[str, Any]:
     """MIG between a Concrete group and the best continuous dimension (002 §6).
 
     Args:
@@ -124,7 +132,9 @@ def concrete_mig(concrete_codes, continuous_codes, labels, num_bins=20):
     }
 
 
-def compute_concrete_mig(data, representation, rng, concrete_dims, factor=0, num_points=10000, batch_size=16, num_bins=20):
+def compute_concrete_mig(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                         concrete_dims: ArrayLike, factor: int = 0, num_points: int = 10000, batch_size: int = 16,
+                         num_bins: int = 20) -> dict[str, Any]:
     """``concrete_mig`` of a representation whose codes hold a Concrete block.
 
     Args:

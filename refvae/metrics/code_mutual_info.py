@@ -12,7 +12,12 @@ It is 0 for codes whose bins are independent in the sample and log m for two ide
 codes spread evenly over m bins; a constant code shares nothing (I = 0 exactly).
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import discrete, inputs
@@ -20,7 +25,7 @@ from refvae.metrics import discrete, inputs
 __all__ = ["code_mutual_info"]
 
 
-def code_mutual_info(codes, num_bins=20):
+def code_mutual_info(codes: ArrayLike, num_bins: int = 20) -> dict[str, Any]:
     """Mean plug-in mutual information between the discretised codes, over pairs j ≠ l.
 
     Args:

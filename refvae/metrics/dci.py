@@ -14,10 +14,18 @@ per factor, 10,000 train / 5,000 test points). 002 Table 3 reports the disentang
 with random-forest importances: ``importance="random_forest"``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import inputs, sampling
+
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
 
 __all__ = ["dci", "dci_from_importance", "importance_matrix", "compute_dci", "IMPORTANCE_METHODS"]
 
@@ -31,7 +39,7 @@ def _normalised_entropy(probabilities, base, axis):
     return -np.sum(probabilities * np.log(probabilities), axis=axis) / np.log(base)
 
 
-def dci_from_importance(importance):
+def dci_from_importance(importance: str) -> dict[str, Any]:
     """Disentanglement and completeness of an importance matrix R [D codes, K factors].
 
     Args:
@@ -83,7 +91,9 @@ def _predictor(importance, seed):
     return LogisticRegression(max_iter=1000)
 
 
-def importance_matrix(train_codes, train_factors, test_codes, test_factors, importance="gradient_boosting", seed=0):
+def importance_matrix(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
+                      test_factors: ArrayLike, importance: str = "gradient_boosting",
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Importance matrix R [D, K] and train/test accuracies of one classifier per factor.
 
     ``importance`` picks the predictor: "gradient_boosting" (default scikit-learn
@@ -118,7 +128,8 @@ def importance_matrix(train_codes, train_factors, test_codes, test_factors, impo
     return matrix, train_accuracy, test_accuracy
 
 
-def dci(train_codes, train_factors, test_codes, test_factors, importance="gradient_boosting", seed=0):
+def dci(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike, test_factors: ArrayLike,
+        importance: str = "gradient_boosting", seed: int = 0) -> dict[str, Any]:
     """DCI scores (Eastwood & Williams) with one classifier per factor.
 
     Args:
@@ -172,9 +183,9 @@ def dci(train_codes, train_factors, test_codes, test_factors, importance="gradie
     }
 
 
-def compute_dci(
-    data, representation, rng, num_train=10000, num_test=5000, batch_size=16, importance="gradient_boosting"
-):
+def compute_dci(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
+                importance: str = "gradient_boosting") -> dict[str, Any]:
     """DCI of ``representation`` on fresh train and test points sampled from ``data``.
 
     Args:

@@ -23,9 +23,13 @@ independent of every other code: it adds nothing to either score, so TC is taken
 codes that vary (the formula above would read log 0 − log 0).
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import info
 from refvae.metrics import inputs
@@ -46,7 +50,7 @@ def _check_covariance(cov):
     return cov
 
 
-def gaussian_wasserstein_correlation(cov):
+def gaussian_wasserstein_correlation(cov: ArrayLike) -> float:
     """Squared 2-Wasserstein distance between N(0, Σ) and N(0, diag Σ).
 
         WC = 2 tr Σ − 2 Σ_i sqrt(λ_i),   λ_i the eigenvalues of D^½ Σ D^½, D = diag Σ.
@@ -70,7 +74,7 @@ def gaussian_wasserstein_correlation(cov):
     return float(max(2.0 * np.trace(cov) - 2.0 * np.sum(np.sqrt(np.maximum(eigenvalues, 0.0))), 0.0))
 
 
-def gaussian_correlation(codes):
+def gaussian_correlation(codes: ArrayLike) -> dict[str, Any]:
     """Gaussian total and Wasserstein correlation of codes (no factors needed).
 
     Args:

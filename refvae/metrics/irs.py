@@ -24,14 +24,22 @@ with no active code the score is 0 (the convention of disentanglement_lib's "sca
 IRS, whose numbers this reproduces).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae.metrics import inputs, sampling
+
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
 
 __all__ = ["irs", "compute_irs"]
 
 
-def irs(codes, factors, diff_quantile=0.99):
+def irs(codes: ArrayLike, factors: ArrayLike, diff_quantile: float = 0.99) -> dict[str, Any]:
     """Interventional robustness score of codes against discrete factors.
 
     Args:
@@ -88,7 +96,8 @@ def irs(codes, factors, diff_quantile=0.99):
     }
 
 
-def compute_irs(data, representation, rng, num_train=10000, batch_size=16, diff_quantile=0.99):
+def compute_irs(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                num_train: int = 10000, batch_size: int = 16, diff_quantile: float = 0.99) -> dict[str, Any]:
     """IRS of ``representation`` on ``num_train`` points sampled from ``data``.
 
     Args:

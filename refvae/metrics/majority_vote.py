@@ -13,20 +13,30 @@ If no code is active, every score is 0. Defaults are disentanglement_lib's: batc
 10,000 points for the variances, 10,000 training and 5,000 evaluation votes.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import inputs, sampling
 
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
+
 __all__ = ["factor_vae_score", "factor_vae_votes", "majority_vote_accuracy", "prune_dims"]
 
 
-def prune_dims(global_variance, prune_threshold=0.05):
+def prune_dims(global_variance: ArrayLike, prune_threshold: float = 0.05) -> np.ndarray:
     """Active codes: standard deviation sqrt(global_variance) >= prune_threshold -> bool [D]."""
     return np.sqrt(np.asarray(global_variance, dtype=np.float64)) >= prune_threshold
 
 
-def factor_vae_votes(data, representation, rng, num_votes, global_variance, active, batch_size=64, votes_per_call=8):
+def factor_vae_votes(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                     num_votes: int, global_variance: ArrayLike, active: ArrayLike, batch_size: int = 64,
+                     votes_per_call: int = 8) -> np.ndarray:
     """Vote counts [D, K]: entry (j, k) counts the votes for code j with factor k fixed.
 
     ``votes_per_call`` votes (batch_size · votes_per_call observations) are encoded per call
@@ -48,7 +58,7 @@ def factor_vae_votes(data, representation, rng, num_votes, global_variance, acti
     return votes
 
 
-def majority_vote_accuracy(train_votes, eval_votes):
+def majority_vote_accuracy(train_votes: ArrayLike, eval_votes: ArrayLike) -> dict[str, Any]:
     """Accuracy of the majority-vote classifier (code -> most voted factor) on both vote sets.
 
     Example:
@@ -73,16 +83,9 @@ def majority_vote_accuracy(train_votes, eval_votes):
     }
 
 
-def factor_vae_score(
-    data,
-    representation,
-    rng,
-    batch_size=64,
-    num_train=10000,
-    num_eval=5000,
-    num_variance_estimate=10000,
-    prune_threshold=0.05,
-):
+def factor_vae_score(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                     batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000,
+                     num_variance_estimate: int = 10000, prune_threshold: float = 0.05) -> dict[str, Any]:
     """FactorVAE score of ``representation`` on a ground-truth data set.
 
     Args:

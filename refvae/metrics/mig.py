@@ -15,17 +15,25 @@ one a number comes from:
   H(v_k) = log |V_k|.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import discrete, gaussian_mixture, inputs, sampling
 
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
+
 __all__ = ["mig", "mig_from_mutual_info", "compute_mig", "mig_sampled"]
 
 
-def mig_from_mutual_info(mutual_info, factor_entropy):
+def mig_from_mutual_info(mutual_info: ArrayLike, factor_entropy: ArrayLike) -> np.ndarray:
     """Per-factor gap between the two most informative codes, over the factor entropy.
 
     Args:
@@ -47,7 +55,7 @@ def mig_from_mutual_info(mutual_info, factor_entropy):
     return (top_two[0] - top_two[1]) / factor_entropy
 
 
-def mig(codes, factors, num_bins=20):
+def mig(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> dict[str, Any]:
     """Histogram MIG (disentanglement_lib definition) of codes against discrete factors.
 
     Each code is discretised into ``num_bins`` equal-width bins over its observed range,
@@ -95,7 +103,8 @@ def mig(codes, factors, num_bins=20):
     }
 
 
-def compute_mig(data, representation, rng, num_train=10000, batch_size=16, num_bins=20):
+def compute_mig(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                num_train: int = 10000, batch_size: int = 16, num_bins: int = 20) -> dict[str, Any]:
     """Histogram MIG of ``representation`` on ``num_train`` points sampled from ``data``.
 
     Args:
@@ -114,7 +123,7 @@ def compute_mig(data, representation, rng, num_train=10000, batch_size=16, num_b
     return mig(codes, factors, num_bins=num_bins)
 
 
-def subgrid_factors(factor_sizes, steps):
+def subgrid_factors(factor_sizes: ArrayLike, steps: Sequence[int]) -> tuple[np.ndarray, tuple[int, ...]]:
     """Every ``steps[k]``-th value of factor k, as a row-major grid (for ``mig_sampled``).
 
     The sampled MIG mixes over the whole grid, N = Π_k |V_k| points; on a CPU the dSprites
@@ -145,7 +154,8 @@ def subgrid_factors(factor_sizes, steps):
     return factors, sizes
 
 
-def mig_sampled(loc, scale, factor_sizes, num_samples=10000, factors=None, seed=0, chunk_elements=2**23):
+def mig_sampled(loc: ArrayLike, scale: ArrayLike, factor_sizes: ArrayLike, num_samples: int = 10000,
+                factors: Sequence[int] | None = None, seed: int = 0, chunk_elements: int = 2**23) -> dict[str, Any]:
     """Sampled MIG of Gaussian posteriors over a whole factor grid (001 eqs 5-6).
 
     The data set is the full grid of ``factor_sizes`` in row-major order (point n has

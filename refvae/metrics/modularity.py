@@ -18,15 +18,23 @@ the macro one-vs-rest ROC-AUC of its class probabilities; explicitness is the me
 factors (disentanglement_lib convention).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import discrete, inputs, sampling
 
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
+
 __all__ = ["modularity", "modularity_from_mutual_info", "explicitness", "compute_modularity"]
 
 
-def modularity_from_mutual_info(mutual_info):
+def modularity_from_mutual_info(mutual_info: ArrayLike) -> dict[str, Any]:
     """Modularity of a mutual-information matrix [D codes, K factors] (K >= 2).
 
     Returns:
@@ -65,7 +73,8 @@ def _macro_roc_auc(labels, probabilities, classes):
     return float(np.mean(scores))
 
 
-def explicitness(train_codes, train_factors, test_codes, test_factors):
+def explicitness(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
+                 test_factors: ArrayLike) -> tuple[float, float, np.ndarray]:
     """Explicitness: mean over factors of the macro ROC-AUC of a logistic regression.
 
     Returns:
@@ -86,7 +95,8 @@ def explicitness(train_codes, train_factors, test_codes, test_factors):
     return float(np.mean(train_scores)), float(np.mean(test_scores)), np.array(test_scores)
 
 
-def modularity(codes, factors, num_bins=20, test_codes=None, test_factors=None):
+def modularity(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20, test_codes: ArrayLike | None = None,
+               test_factors: ArrayLike | None = None) -> dict[str, Any]:
     """Modularity and explicitness of codes against discrete factors.
 
     Args:
@@ -138,7 +148,8 @@ def modularity(codes, factors, num_bins=20, test_codes=None, test_factors=None):
     }
 
 
-def compute_modularity(data, representation, rng, num_train=10000, num_test=5000, batch_size=16, num_bins=20):
+def compute_modularity(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                       num_train: int = 10000, num_test: int = 5000, batch_size: int = 16, num_bins: int = 20) -> dict[str, Any]:
     """Modularity and explicitness of ``representation`` on points sampled from ``data``.
 
     Args:

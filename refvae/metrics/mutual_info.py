@@ -16,12 +16,19 @@ and a dimension is *active* (Burda et al. 2016) when Var_n loc[n, j] > 0.01: the
 moves with the data.
 """
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import gaussian_mixture, inputs, sampling
+
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
 
 __all__ = [
     "dimwise_mutual_information",
@@ -45,7 +52,7 @@ def _check_gaussian(loc, scale):
     return loc, scale
 
 
-def aggregate_marginal_variance(loc, scale):
+def aggregate_marginal_variance(loc: ArrayLike, scale: ArrayLike) -> np.ndarray:
     """Var q(z_j) = mean_n scale² + Var_n loc (ddof = 0) of the N-component mixture -> [D].
 
     Example:
@@ -58,13 +65,14 @@ def aggregate_marginal_variance(loc, scale):
     return np.mean(scale**2, axis=0) + np.var(loc, axis=0)
 
 
-def active_dimensions(loc, threshold=0.01):
+def active_dimensions(loc: ArrayLike, threshold: float = 0.01) -> np.ndarray:
     """Active codes (Burda et al. 2016): Var_n loc[n, j] > threshold -> bool [D]."""
     loc = inputs.check_codes(loc, "loc")
     return np.var(loc, axis=0) > threshold
 
 
-def dimwise_mutual_information(loc, scale, num_samples=None, seed=0, active_threshold=0.01, chunk_elements=2**23):
+def dimwise_mutual_information(loc: ArrayLike, scale: ArrayLike, num_samples: int | None = None, seed: int = 0,
+                               active_threshold: float = 0.01, chunk_elements: int = 2**23) -> dict[str, Any]:
     """I(x; z_j) for every dimension of Gaussian posteriors over a data set (nats).
 
     Args:
@@ -112,7 +120,9 @@ def dimwise_mutual_information(loc, scale, num_samples=None, seed=0, active_thre
     }
 
 
-def compute_dimwise_mutual_information(data, posterior, rng, num_points=10000, batch_size=64, **kwargs):
+def compute_dimwise_mutual_information(data: GroundTruthData, posterior: Representation,
+                                       rng: np.random.Generator | int, num_points: int = 10000, batch_size: int = 64,
+                                       **kwargs: Any) -> dict[str, Any]:
     """``dimwise_mutual_information`` over ``num_points`` points sampled from ``data``.
 
     Args:

@@ -17,17 +17,24 @@ score well below 1 (e.g. ≈ 0.17 for 10 values); use ``continuous_factors`` for
 if that is the question.
 """
 
+from __future__ import annotations
+
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import inputs, sampling
 
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
+
 __all__ = ["sap", "sap_from_scores", "sap_score_matrix", "compute_sap"]
 
 
-def sap_from_scores(scores):
+def sap_from_scores(scores: ArrayLike) -> dict[str, Any]:
     """Mean over factors of the gap between the two highest scores of a [D, K] matrix (D >= 2).
 
     Example:
@@ -56,7 +63,8 @@ def _squared_correlation(codes, factor):
     return np.where((code_variance > 1e-12) & (factor_variance > 0), r_squared, 0.0)
 
 
-def sap_score_matrix(train_codes, train_factors, test_codes, test_factors, continuous_factors=False):
+def sap_score_matrix(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike, test_factors: ArrayLike,
+                     continuous_factors: bool = False) -> np.ndarray:
     """Score matrix [D, K] of SAP (see the module docstring); arrays already checked."""
     from sklearn.svm import LinearSVC
 
@@ -75,7 +83,8 @@ def sap_score_matrix(train_codes, train_factors, test_codes, test_factors, conti
     return scores
 
 
-def sap(train_codes, train_factors, test_codes, test_factors, continuous_factors=False):
+def sap(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike, test_factors: ArrayLike,
+        continuous_factors: bool = False) -> dict[str, Any]:
     """SAP score of codes against factors.
 
     Args:
@@ -131,7 +140,8 @@ def sap(train_codes, train_factors, test_codes, test_factors, continuous_factors
     return result
 
 
-def compute_sap(data, representation, rng, num_train=10000, num_test=5000, batch_size=16, continuous_factors=False):
+def compute_sap(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                num_train: int = 10000, num_test: int = 5000, batch_size: int = 16, continuous_factors: bool = False) -> dict[str, Any]:
     """SAP of ``representation`` on fresh train and test points sampled from ``data``.
 
     Args:

@@ -13,15 +13,23 @@ difference visible:
   components; a minibatch method gives that estimator's value instead).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics import inputs, sampling
 
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
+
 __all__ = ["tc_of_means", "tc_of_samples", "minibatch_tc_terms", "tc_means_vs_samples", "compute_tc_means_vs_samples"]
 
 
-def tc_of_means(codes):
+def tc_of_means(codes: ArrayLike) -> float:
     """Gaussian-fit total correlation of codes [N, D] (nats, 004 eq 9).
 
     Example:
@@ -43,7 +51,8 @@ def tc_of_means(codes):
     return float(info.gaussian_total_correlation(covariance))
 
 
-def tc_of_samples(loc, scale, method="exact", batch_size=None, seed=0, chunk_size=None, dataset_size=None):
+def tc_of_samples(loc: ArrayLike, scale: ArrayLike, method: str = "exact", batch_size: int | None = None,
+                  seed: int = 0, chunk_size: int | None = None, dataset_size: int | None = None) -> float:
     """TC of codes sampled from Gaussian posteriors, E[log q(z) − Σ_j log q(z_j)] (nats).
 
     One sample z_n ~ N(loc[n], scale[n]²) per data point. With ``batch_size=None`` the
@@ -75,7 +84,8 @@ def tc_of_samples(loc, scale, method="exact", batch_size=None, seed=0, chunk_siz
     return minibatch_tc_terms(loc, scale, method, batch_size, seed, chunk_size, dataset_size)["total_correlation"]
 
 
-def minibatch_tc_terms(loc, scale, method="mss1", batch_size=None, seed=0, chunk_size=None, dataset_size=None):
+def minibatch_tc_terms(loc: ArrayLike, scale: ArrayLike, method: str = "mss1", batch_size: int | None = None,
+                       seed: int = 0, chunk_size: int | None = None, dataset_size: int | None = None) -> dict[str, Any]:
     """Total correlation and index-code MI of sampled codes, as a minibatch estimator sees them.
 
     The N points are shuffled into batches of B (the last partial batch is dropped); in each
@@ -136,7 +146,8 @@ def minibatch_tc_terms(loc, scale, method="mss1", batch_size=None, seed=0, chunk
             "batch_size": batch_size, "num_batches": len(tc_values)}
 
 
-def tc_means_vs_samples(loc, scale, method="exact", batch_size=None, seed=0):
+def tc_means_vs_samples(loc: ArrayLike, scale: ArrayLike, method: str = "exact", batch_size: int | None = None,
+                        seed: int = 0) -> dict[str, Any]:
     """TC_mean (Gaussian fit of ``loc``) and TC_sample (estimated on samples) of 004.
 
     Returns:
@@ -158,9 +169,9 @@ def tc_means_vs_samples(loc, scale, method="exact", batch_size=None, seed=0):
     }
 
 
-def compute_tc_means_vs_samples(
-    data, posterior, rng, num_points=5000, batch_size=64, method="exact", estimator_batch_size=None
-):
+def compute_tc_means_vs_samples(data: GroundTruthData, posterior: Representation, rng: np.random.Generator | int,
+                                num_points: int = 5000, batch_size: int | None = 64, method: str = "exact",
+                                estimator_batch_size: int | None = None) -> dict[str, Any]:
     """``tc_means_vs_samples`` over ``num_points`` points sampled from ``data``.
 
     Args:

@@ -7,14 +7,24 @@ points from a ground-truth data set (whose factors it does not use), as
 disentanglement_lib's ``unsupervised_metrics`` does.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
 from refvae.metrics import inputs, sampling
 from refvae.metrics.code_mutual_info import code_mutual_info
 from refvae.metrics.gaussian_correlation import gaussian_correlation
 
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData, Representation
+
 __all__ = ["unsupervised_scores", "compute_unsupervised_scores"]
 
 
-def unsupervised_scores(codes, num_bins=20):
+def unsupervised_scores(codes: ArrayLike, num_bins: int = 20) -> dict[str, Any]:
     """Gaussian TC, Wasserstein correlation (and its norm) and mean pairwise code MI.
 
     Args:
@@ -32,7 +42,8 @@ def unsupervised_scores(codes, num_bins=20):
     return result
 
 
-def compute_unsupervised_scores(data, representation, rng, num_train=10000, batch_size=16, num_bins=20):
+def compute_unsupervised_scores(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+                                num_train: int = 10000, batch_size: int = 16, num_bins: int = 20) -> dict[str, Any]:
     """``unsupervised_scores`` of ``representation`` on ``num_train`` points sampled from ``data``.
 
     Args:
