@@ -262,7 +262,7 @@ def test_bias_monitor_warns_once_when_the_batch_tc_is_mostly_negative():
     assert [i for i, m in enumerate(messages) if m] == [9]
     assert "negative in 80% of the logged steps" in messages[9]
     assert "weighted by 6 > 1 the objective rewards the estimator's bias" in messages[9]
-    assert "a larger --batch-size (at least 1024" in messages[9]
+    assert "A larger --batch-size (at least 1024)" in messages[9]
     # the remedy never suggests the batch the run already has: four times it, when that is above 1024
     big = _monitor(batch_size=512)
     message = [big.update(5 * row, {"total_correlation": -1.0, "index_code_mi": 5.0}) for row in range(1, 21)][9]
