@@ -335,9 +335,12 @@ def build_parser():
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    """refvae's own warnings as one plain line (no source line); others as Python shows them."""
+    """refvae's own warnings as one plain line (no source line), on a line of its own even when a
+    progress bar (which ends its lines with a carriage return only) is being drawn; others as
+    Python shows them."""
     if category.__module__.startswith("refvae"):
-        print(f"refvae: warning: {message}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        print(f"\nrefvae: warning: {message}", file=sys.stderr, flush=True)
     else:
         print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
 
