@@ -8,16 +8,26 @@ and from Π_j q(z_j), per-dimension I(x; z_j), the code–factor MI matrix behin
 ELBO decomposition over training.
 """
 
+from __future__ import annotations
+
 import html
 import json
+import os
 import pathlib
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from refvae import checks
 from refvae import train as training
 from refvae.io import jsonable, write_atomic
+
+if TYPE_CHECKING:
+    import keras
+
+    from refvae.data.base import GroundTruthData
 
 METRICS = ("mig", "mig-sampled", "beta-vae", "factor-vae", "dci", "sap", "modularity", "irs",
            "gaussian-correlation", "code-mi", "tc", "mi")
@@ -138,7 +148,8 @@ def check_subgrid(dataset, subgrid):
     return tuple(subgrid)
 
 
-def compute_metrics(model, dataset, names, seed=0, num_points=10000, subgrid=None):
+def compute_metrics(model: keras.Model, dataset: GroundTruthData, names: Sequence[str], seed: int = 0,
+                    num_points: int = 10000, subgrid: Sequence[int] | None = None) -> dict[str, Any]:
     """{metric: result dict} for the named metrics (``num_points`` scales every sample size).
 
     ``subgrid``: steps per factor for "mig-sampled" (every step-th value; default the whole
@@ -200,7 +211,8 @@ def _headline(results):
 LARGE_BATCH = 4096
 
 
-def estimator_bias(model, dataset, batch_size, estimator="mss1", seed=0, num_points=8192):
+def estimator_bias(model: keras.Model, dataset: GroundTruthData, batch_size: int, estimator: str = "mss1",
+                   seed: int = 0, num_points: int = 8192) -> dict[str, Any]:
     """The batch estimate of the TC beside a large-batch one and an independent reference.
 
     On ``num_points`` fresh points (one posterior sample each, ``dataset_size`` = the data
@@ -234,7 +246,8 @@ def estimator_bias(model, dataset, batch_size, estimator="mss1", seed=0, num_poi
     return out
 
 
-def evaluate(run_dir, metric_names=DEFAULT_METRICS, seed=0, num_points=10000, report=True, subgrid=None):
+def evaluate(run_dir: str | os.PathLike, metric_names: Sequence[str] = DEFAULT_METRICS, seed: int = 0,
+             num_points: int = 10000, report: bool = True, subgrid: Sequence[int] | None = None) -> dict[str, Any]:
     """Score a run, write metrics.json (and report.html); returns the metrics dict.
     ``subgrid``: see :func:`compute_metrics`."""
     metric_names = check_metrics(metric_names)
@@ -260,7 +273,9 @@ def evaluate(run_dir, metric_names=DEFAULT_METRICS, seed=0, num_points=10000, re
     return results
 
 
-def comparison_sentence(first, second, names=("beta-TCVAE", "beta-VAE"), score="MIG", tie=0.02):
+def comparison_sentence(first: Sequence[float], second: Sequence[float],
+                        names: tuple[str, str] = ("beta-TCVAE", "beta-VAE"), score: str = "MIG",
+                        tie: float = 0.02) -> str:
     """What paired scores (one pair per seed) show, as a sentence computed from them.
 
     A seed counts for a model when its score is above the other's by more than ``tie``; a
@@ -290,7 +305,8 @@ def comparison_sentence(first, second, names=("beta-TCVAE", "beta-VAE"), score="
     return counts + f" In this budget the two {score}s are not distinguishable."
 
 
-def traversal_factor(mutual_info_row, factor_entropy, factor_names, share=0.5):
+def traversal_factor(mutual_info_row: np.ndarray, factor_entropy: np.ndarray, factor_names: Sequence[str],
+                     share: float = 0.5) -> str:
     """The factor a latent dimension carries: the name of argmax_k I(z_j; v_k) / H(v_k), with a
     second name when another factor has at least ``share`` of the best normalised MI, and
     "inactive" when the best is below 0.05."""

@@ -309,13 +309,13 @@ class _FrozenDict(dict):
 # ---------------------------------------------------------------------------------------
 
 
-def vae():
+def vae() -> Objective:
     """The ELBO (Kingma & Welling 2014; 001 eq 1 with β = 1): loss = −rec + kl."""
     return Objective("vae", {"reconstruction": 1.0, "kl": 1.0},
                      citation="Kingma & Welling 2014; 001 eq 1 (beta = 1); 002 Table 1 row 1")
 
 
-def beta_vae(beta=4.0):
+def beta_vae(beta: float = 4.0) -> Objective:
     """β-VAE (Higgins et al. 2017; 003 eq 3.17; 002 Table 1): loss = −rec + β kl.
 
     Args:
@@ -326,7 +326,7 @@ def beta_vae(beta=4.0):
                      citation="Higgins et al. 2017; 003 eq 3.17; 002 Table 1 row 2")
 
 
-def capacity(capacity=25.0, gamma=1000.0, anneal_steps=100_000):
+def capacity(capacity: float = 25.0, gamma: float = 1000.0, anneal_steps: int = 100_000) -> Objective:
     """Capacity-annealed β-VAE (Burgess et al. 2018; 003 eq 3.19; 002 Table 1)::
 
         loss = −rec + γ |kl − C(step)|,   C(step) = C_max · min(1, step / anneal_steps)
@@ -341,7 +341,7 @@ def capacity(capacity=25.0, gamma=1000.0, anneal_steps=100_000):
                      citation="Burgess et al. 2018; Alemi et al. 2018; 003 eq 3.19; 002 Table 1 row 5")
 
 
-def beta_tcvae(alpha=1.0, beta=6.0, gamma=1.0):
+def beta_tcvae(alpha: float = 1.0, beta: float = 6.0, gamma: float = 1.0) -> Objective:
     """β-TCVAE (001 eq 4)::
 
         loss = −rec + α index_code_mi + β total_correlation + γ dimwise_kl
@@ -359,7 +359,7 @@ def beta_tcvae(alpha=1.0, beta=6.0, gamma=1.0):
                      citation="Chen et al. 2018, 001 eq 4")
 
 
-def factor_vae(gamma=10.0):
+def factor_vae(gamma: float = 10.0) -> Objective:
     """FactorVAE (Kim & Mnih 2018; 002 Table 1 "①+②+③+④+β④*")::
 
         loss = −rec + kl + γ total_correlation
@@ -386,7 +386,7 @@ def _dip(variant, lambda_od, lambda_d):
                      citation=f"Kumar et al. 2018 (DIP-VAE-{variant.upper()}); 002 Table 1 row 3")
 
 
-def dip_vae_i(lambda_od=10.0, lambda_d=None):
+def dip_vae_i(lambda_od: float = 10.0, lambda_d: float | None = None) -> Objective:
     """DIP-VAE-I (Kumar et al. 2018): match the covariance of the mean codes to I::
 
         loss = −rec + kl + λ_od Σ_{i≠j} Cov[μ]_ij² + λ_d Σ_i (Cov[μ]_ii − 1)²
@@ -400,7 +400,7 @@ def dip_vae_i(lambda_od=10.0, lambda_d=None):
     return _dip("i", lambda_od, lambda_d)
 
 
-def dip_vae_ii(lambda_od=10.0, lambda_d=None):
+def dip_vae_ii(lambda_od: float = 10.0, lambda_d: float | None = None) -> Objective:
     """DIP-VAE-II (Kumar et al. 2018): the same penalties on the covariance of q(z)::
 
         Cov_q(z)[z] = Cov[μ] + E[diag σ²]
@@ -412,7 +412,7 @@ def dip_vae_ii(lambda_od=10.0, lambda_d=None):
     return _dip("ii", lambda_od, lambda_d)
 
 
-def info_vae(lam=1.0, divergence="kl"):
+def info_vae(lam: float = 1.0, divergence: str = "kl") -> Objective:
     """InfoVAE as in 002 Table 1 (Zhao et al. 2017): drop ②, weight ④ by λ::
 
         loss = −rec + λ marginal_kl          (divergence="kl":  ④ = KL(q(z) ‖ p(z)))
@@ -429,7 +429,7 @@ def info_vae(lam=1.0, divergence="kl"):
                      citation="Zhao et al. 2017 (InfoVAE); 002 Table 1 row 4")
 
 
-def achille_soatto(beta=1.0, gamma=1.0):
+def achille_soatto(beta: float = 1.0, gamma: float = 1.0) -> Objective:
     """Achille & Soatto 2018, as in 002 Table 1 "① + ③ + β② + γ④*"::
 
         loss = −rec + β index_code_mi + γ total_correlation
@@ -447,7 +447,7 @@ def achille_soatto(beta=1.0, gamma=1.0):
                      citation="Achille & Soatto 2018; 002 Table 1 row 7")
 
 
-def hfvae(alpha=1.0, beta=1.0, gamma=1.0):
+def hfvae(alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0) -> Objective:
     """HFVAE (002 eq 4, corrected as in docs/errata.md), with the Ⓐ and ⓘ terms of 002 Fig. 3::
 
         L = ① − ③ − α ② + β Ⓐ + γ ⓘ − ⓘⓘ      (② = I(x; z), ③, ④, ⓘⓘ KLs >= 0; Ⓐ, ⓘ = prior TC − TC)
@@ -475,7 +475,7 @@ def hfvae(alpha=1.0, beta=1.0, gamma=1.0):
                      citation="Esmaeili et al. 2019, 002 eq 4 (corrected) and Fig. 3")
 
 
-def anchor_vae(lam=0.5, anchors=(0,)):
+def anchor_vae(lam: float = 0.5, anchors: tuple[int, ...] = (0,)) -> Objective:
     """AnchorVAE (000 eq 21): KL weight (1 − λ) on the anchored units::
 
         loss = −rec + Σ_{d ∉ anchors} kl_d + (1 − λ) Σ_{d ∈ anchors} kl_d
@@ -498,7 +498,7 @@ def anchor_vae(lam=0.5, anchors=(0,)):
                      citation="Gao et al. 2019, 000 eq 21; 002 Table 1 row 6")
 
 
-def rtc(beta=6.0, eta=10.0):
+def rtc(beta: float = 6.0, eta: float = 10.0) -> Objective:
     """RTC-VAE (004 eqs 3-4): L_RTC = ELBO − β TC(z) − η Σ_k E_n[σ_k²(n)]::
 
         loss = −rec + kl + β total_correlation + η posterior_variance
@@ -529,7 +529,7 @@ CATALOGUE = {
 }
 
 
-def get(name, **hyperparameters):
+def get(name: str, **hyperparameters) -> Objective:
     """An objective of the catalogue by name, or an Objective / its config passed through.
 
     Args:

@@ -19,6 +19,8 @@ Example:
     >>> train(TrainConfig.load("runs/tc"), resume=True)
 """
 
+from __future__ import annotations
+
 import csv
 import dataclasses
 import json
@@ -27,10 +29,20 @@ import os
 import pathlib
 import time
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from refvae.io import atomic_path, write_atomic
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+    from refvae.data.base import GroundTruthData
+
+T = TypeVar("T")
 
 # Command-line model names -> (catalogue objective, hyperparameters it takes).
 MODELS = {
@@ -306,7 +318,7 @@ def _positive_ints(value, option, example):
     return values
 
 
-def load_data(name):
+def load_data(name: str) -> GroundTruthData:
     """The ground-truth data set of a config's ``data`` option."""
     from refvae import data
 
@@ -325,7 +337,7 @@ def load_data(name):
     raise ValueError(f"--data must be one of {', '.join(DATASETS)}; got {name!r}")
 
 
-def build_model(config, dataset):
+def build_model(config: TrainConfig, dataset: GroundTruthData) -> keras.Model:
     """The model of a config for a data set, compiled with its optimiser(s) built
     (``architecture="auto"``: conv for 64×64 images, an MLP otherwise)."""
     import keras
@@ -379,7 +391,7 @@ def _hierarchical(config, shape, common):
                                         **_given(config, ("lam",)), **common)
 
 
-def batch_at(dataset, config, step):
+def batch_at(dataset: GroundTruthData, config: TrainConfig, step: int) -> np.ndarray:
     """The observations of step ``step``: a pure function of (seed, step).
 
     Observations are drawn by the data set's own sampler (``sample_indices``): uniform
@@ -459,7 +471,7 @@ class NonFiniteLoss(RuntimeError):
     """Training produced a NaN or infinite loss; the message names the step and the terms."""
 
 
-def make_strategy(name):
+def make_strategy(name: str) -> tf.distribute.Strategy:
     """The ``tf.distribute`` strategy of a config's ``strategy`` option."""
     import tensorflow as tf
 
@@ -522,7 +534,8 @@ def _checkpoint(model):
                                **auxiliary)
 
 
-def train(config, resume=False, progress=True, on_checkpoint=None):
+def train(config: TrainConfig, resume: bool = False, progress: bool = True,
+          on_checkpoint: Callable[[keras.Model, int], None] | None = None) -> keras.Model:
     """Train (or resume) the run of ``config``; returns the model.
 
     Args:
@@ -763,7 +776,7 @@ def _append_history(path, step, logs):
         writer.writerow(row)
 
 
-def read_history(run_dir):
+def read_history(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     """The history of a run as {column: float array}."""
     path = pathlib.Path(run_dir) / "history.csv"
     if not path.exists():
@@ -773,13 +786,13 @@ def read_history(run_dir):
     return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]} if rows else {}
 
 
-def save_model(model, path):
+def save_model(model: keras.Model, path: str | os.PathLike) -> None:
     """Save a model to ``path`` (.keras) through a temporary file and a rename."""
     with atomic_path(path) as tmp:
         model.save(tmp)
 
 
-def load_model(run_dir):
+def load_model(run_dir: str | os.PathLike) -> keras.Model:
     """The final model of a run, loaded with ``safe_mode=True``."""
     import keras
 
@@ -801,7 +814,7 @@ def load_model(run_dir):
                          "from the newest checkpoint") from None
 
 
-def timed(function, *args, **kwargs):
+def timed(function: Callable[..., T], *args, **kwargs) -> tuple[T, float]:
     """(result, seconds) of one call."""
     start = time.perf_counter()
     result = function(*args, **kwargs)

@@ -5,7 +5,16 @@ Every function returns a ``matplotlib.figure.Figure`` with a title and labelled 
 caller saves or shows it. Nothing here imports TensorFlow.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _pyplot():
@@ -21,7 +30,8 @@ def _pyplot():
     return plt
 
 
-def image_grid(images, ncols=8, title="", row_labels=None, col_labels=None, cell_size=1.0):
+def image_grid(images: ArrayLike, ncols: int = 8, title: str = "", row_labels: Sequence[str] | None = None,
+               col_labels: Sequence[str] | None = None, cell_size: float = 1.0) -> Figure:
     """Images [n, H, W, C] (values in [0, 1]) on a grid of ``ncols`` columns."""
     plt = _pyplot()
     images = np.asarray(images)
@@ -50,7 +60,7 @@ def image_grid(images, ncols=8, title="", row_labels=None, col_labels=None, cell
     return fig
 
 
-def traversal_codes(code, dims, values):
+def traversal_codes(code: ArrayLike, dims: Sequence[int], values: Sequence[float]) -> np.ndarray:
     """Codes [len(dims) · len(values), D]: ``code`` with dimension d set to each value in turn."""
     code = np.asarray(code, dtype=np.float32)
     rows = []
@@ -62,7 +72,8 @@ def traversal_codes(code, dims, values):
     return np.stack(rows)
 
 
-def bars(values, labels=None, title="", ylabel="", xlabel="latent dimension", highlight=None):
+def bars(values: ArrayLike, labels: Sequence[str] | None = None, title: str = "", ylabel: str = "",
+         xlabel: str = "latent dimension", highlight: Sequence[int] | None = None) -> Figure:
     """A bar chart, e.g. per-dimension I(x; z_j) in nats; ``highlight``: indices drawn darker."""
     plt = _pyplot()
     values = np.asarray(values, dtype=float)
@@ -79,7 +90,8 @@ def bars(values, labels=None, title="", ylabel="", xlabel="latent dimension", hi
     return fig
 
 
-def heatmap(matrix, row_labels, col_labels, title="", xlabel="", ylabel="", unit="nats"):
+def heatmap(matrix: ArrayLike, row_labels: Sequence[str], col_labels: Sequence[str], title: str = "",
+            xlabel: str = "", ylabel: str = "", unit: str = "nats") -> Figure:
     """A matrix with its values written in the cells, e.g. I(z_j; v_k)."""
     plt = _pyplot()
     matrix = np.asarray(matrix, dtype=float)
@@ -108,8 +120,10 @@ HISTORY_PANELS = (
 )
 
 
-def history_plot(history, terms=None, title="ELBO decomposition over training", ylabel="nats per data point",
-                 panels=HISTORY_PANELS, references=None):
+def history_plot(history: Mapping[str, ArrayLike], terms: Sequence[str] | None = None,
+                 title: str = "ELBO decomposition over training", ylabel: str = "nats per data point",
+                 panels: Sequence[tuple[str, Sequence[str]]] = HISTORY_PANELS,
+                 references: Mapping[str, tuple[float, str]] | None = None) -> Figure:
     """Curves of the logged terms against the training step, one panel per group of terms.
 
     Args:
