@@ -236,6 +236,7 @@ def test_chunked_equals_unchunked(rng, method):
             assert np.max(np.abs(got.numpy() - want.numpy())) < 1e-12, (chunk, method)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["gaussian", "concrete", "grouped"])
 def test_gradients_through_recomputed_chunks_equal_the_unchunked_gradients(rng, family):
     # Chunks are recomputed in the backward pass (tf.recompute_grad); the gradients with

@@ -9,13 +9,12 @@ import pytest
 from experiments import claim5_anchor
 from tests.test_experiments import _written
 
-# Every test here trains models, runs experiments or starts processes that import TensorFlow.
-pytestmark = pytest.mark.slow
+# Every test here trains models, runs experiments or starts processes that import TensorFlow
+# (slow: in `make test`, not in `make unit`). The smoke setting trains the digits scorer (16
+# hidden units, 500 images) only to check the plumbing; it stops at sklearn's iteration limit
+# with a ConvergenceWarning, which says nothing about the assertions below.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")]
 
-# The smoke setting trains the digits scorer (16 hidden units, 500 images) only to check the
-# plumbing; it stops at sklearn's iteration limit with a ConvergenceWarning, which says
-# nothing about the assertions below.
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 @pytest.fixture(scope="module")
 def payload(tmp_path_factory):

@@ -22,6 +22,9 @@ import time
 import numpy as np
 import pytest
 
+# Full-size models on CPU: part of `make test`, not of the quick `make unit`.
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 GPU_CHECK = 'GPU = bool(tf.config.list_physical_devices("GPU"))'

@@ -66,6 +66,7 @@ def test_elbo_matches_an_independent_numpy_computation():
     assert float(terms["sum_mi_z2_z1"]) == pytest.approx(mi, rel=1e-4, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_training_raises_the_elbo_and_logs_every_term():
     x = BINARY_DIGITS[:512]
     model = _model(x, z1_dim=4, num_classes=10)
