@@ -23,5 +23,5 @@ papers' numbers.
 
 ``study_recipe`` is not a claim of the papers but a pre-registered study of this project:
 which training settings make β-TCVAE disentangle dSprites fastest on 2 CPU cores (the
-"recipe" preset of ``refvae.train``; RESULTS.md, "A training recipe for CPU").
+"recipe" preset of ``refvae.runs``; RESULTS.md, "A training recipe for CPU").
 """

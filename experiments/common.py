@@ -9,9 +9,9 @@ Every script takes the same options::
     --seeds 0 1 2    seeds (default depends on the script and the mode)
     --out DIR        where the JSON and PNG go (default experiments/results)
 
-Training here is a plain loop over ``model.train_step`` (compiled with ``tf.function``)
-with batches that are a pure function of (seed, step), as in ``refvae.train.batch_at``; no
-run directory, no checkpoints: an experiment run is short and its numbers go to the JSON.
+Training here is refvae's one loop (``refvae.runs.fit``) with batches that are a pure function
+of (seed, step), as in ``refvae.runs.batch_at``, and a history kept in memory; no run directory,
+no checkpoints: an experiment run is short and its numbers go to the JSON.
 """
 
 import argparse
@@ -352,12 +352,12 @@ def run_spec(mode, model, weight, seed, **overrides):
 
 
 def train_config(spec):
-    """The ``refvae.train.TrainConfig`` of a run: its model, weights and sizes, MLP networks.
+    """The ``refvae.runs.RunConfig`` of a run: its model, weights and sizes, MLP networks.
 
     ``weight`` goes to the option the model names it by: β of β-VAE, β-TCVAE and RTC-VAE,
     γ of FactorVAE; "rtc-discriminator" is ``factor-vae`` with ``eta`` (004 §5.3).
     """
-    from refvae import train
+    from refvae import runs
 
     model, weights = {
         "vae": ("vae", {}),
@@ -368,22 +368,22 @@ def train_config(spec):
         "rtc-discriminator": ("factor-vae", {"gamma": spec.weight, "eta": spec.eta,
                                              "discriminator_hidden": tuple(spec.discriminator_hidden)}),
     }[spec.model]
-    return train.TrainConfig(model=model, steps=spec.steps, batch_size=spec.batch_size, estimator=spec.estimator,
-                             seed=spec.seed, latent_dim=spec.latent_dim, learning_rate=spec.learning_rate,
-                             architecture="mlp", hidden=tuple(spec.hidden), filters=None, **weights)
+    return runs.RunConfig.create(model=model, steps=spec.steps, batch_size=spec.batch_size, estimator=spec.estimator,
+                                 seed=spec.seed, latent_dim=spec.latent_dim, learning_rate=spec.learning_rate,
+                                 architecture="mlp", hidden=tuple(spec.hidden), filters=None, **weights)
 
 
 def build_model(spec, dataset):
     """A compiled refvae model for ``spec`` on ``dataset`` (MLP encoder/decoder, Bernoulli
-    likelihood): ``refvae.train.build_model`` of ``train_config(spec)``."""
-    from refvae import train
+    likelihood): ``refvae.runs.build_model`` of ``train_config(spec)``."""
+    from refvae import runs
 
-    return train.build_model(train_config(spec), dataset)
+    return runs.build_model(train_config(spec), dataset)
 
 
 def uniform_batches(dataset, seed, batch_size):
     """step -> observations: uniform over the data set, a pure function of (seed, step)
-    (the rule of ``refvae.train.batch_at``; works for any ``GroundTruthData``, including a
+    (the rule of ``refvae.runs.batch_at``; works for any ``GroundTruthData``, including a
     held-out split, because it samples factor vectors through ``sample_factors``)."""
 
     def batch(step):
@@ -394,35 +394,25 @@ def uniform_batches(dataset, seed, batch_size):
 
 
 def train_model(model, batch_fn, steps, log_every=50):
-    """Run ``steps`` optimiser steps; returns (history {term: [values]}, {"steps", "seconds"}).
+    """Run ``steps`` optimiser steps of refvae's loop (``refvae.runs.fit``); returns (history
+    {term: [values]}, {"steps", "seconds"}).
 
-    Not ``refvae.train.train``, on purpose: an experiment trains many small models in one
-    process and keeps only their numbers, so this loop has no run directory, checkpoints or
-    resumption; its batches come from any ``batch_fn(step)`` (epochs over image arrays, a
-    held-out split), and each logged value is that step's, not a running mean (the
-    trackers are reset every step). The committed results were computed with this loop.
+    The history is kept in memory (``refvae.runs.callbacks.History``): an experiment trains
+    many small models in one process and keeps only their numbers, so there is no run
+    directory, checkpoint or resumption; batches come from any ``batch_fn(step)`` (epochs over
+    image arrays, a held-out split). Each logged value is that step's, not a running mean.
 
     Raises:
-        FloatingPointError: a non-finite loss (names the step).
+        refvae.runs.NonFiniteLoss: a non-finite loss (names the step).
     """
-    import tensorflow as tf
+    from refvae import runs
 
-    step_fn = tf.function(model.train_step)
-    history = {"step": []}
+    history = runs.callbacks.History(every=log_every)
     watch = Stopwatch()
-    for step in range(steps):
-        for tracker in model.metrics:
-            tracker.reset_state()
-        logs = step_fn(batch_fn(step))
-        done = step + 1
-        if done % log_every == 0 or done == steps:
-            logs = {k: float(v) for k, v in logs.items()}
-            if not math.isfinite(logs["loss"]):
-                raise FloatingPointError(f"non-finite loss at step {done}: {logs}")
-            history["step"].append(done)
-            for k, v in logs.items():
-                history.setdefault(k, []).append(v)
-    return history, {"steps": steps, "seconds": watch.seconds()}
+    runs.fit(model, batch_fn, steps, callbacks=[history])
+    columns = {name: values.tolist() for name, values in history.as_arrays().items()}
+    columns["step"] = [int(step) for step in columns.get("step", [])]
+    return columns, {"steps": steps, "seconds": watch.seconds()}
 
 
 def posterior_params(model, observations, batch_size=512):

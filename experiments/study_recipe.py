@@ -59,7 +59,7 @@ SIZES = {
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One training recipe (the options of ``refvae.train.TrainConfig`` that the study varies)."""
+    """One training recipe (the options of ``refvae.runs.RunConfig`` that the study varies)."""
 
     model: str = "beta-tcvae"
     beta: float = 6.0
@@ -74,11 +74,11 @@ class Setting:
         return max(1, images // self.batch_size)
 
     def config(self, seed, out, images=IMAGES, checkpoints=6):
-        from refvae import train
+        from refvae import runs
 
         steps = self.steps(images)
         every = max(1, steps // checkpoints)
-        return train.TrainConfig(
+        return runs.RunConfig.create(
             model=self.model, data="dsprites", steps=steps, batch_size=self.batch_size, estimator=self.estimator,
             seed=seed, out=str(out), learning_rate=self.learning_rate, beta=self.beta,
             architecture=self.architecture, hidden=self.hidden,
@@ -152,7 +152,7 @@ def probe(model, dataset, setting, sizes, seed=0):
 
 def run(name, setting, seed, runs_dir, results_dir, sizes=SIZES["study"], log=print):
     """Train one (setting, seed), probing at every checkpoint; cached in ``results_dir``."""
-    from refvae import data, metrics, train
+    from refvae import data, metrics, runs
 
     path = pathlib.Path(results_dir) / f"{key(name, seed)}.json"
     if path.exists():
@@ -175,12 +175,12 @@ def run(name, setting, seed, runs_dir, results_dir, sizes=SIZES["study"], log=pr
         clock["last"] = time.perf_counter()
 
     resume = (out / "config.json").exists()
-    model = train.train(config, resume=resume, progress=False, on_checkpoint=on_checkpoint)
+    model = runs.train(config, resume=resume, progress=False, on_checkpoint=on_checkpoint)
     factors, sub_sizes = metrics.subgrid_factors(dataset.factor_sizes, sizes["subgrid"])
     loc, scale = common.posterior_of_factors(model, dataset, factors)
     sampled = metrics.mig_sampled(loc, scale, sub_sizes, num_samples=sizes["mig_samples"], factors=[1, 2, 3, 4],
                                   seed=0)
-    history = train.read_history(out)
+    history = runs.read_history(out)
     result = {"name": name, "seed": seed, "setting": dataclasses.asdict(setting), "steps": config.steps,
               "images": config.steps * setting.batch_size, "probes": probes,
               "mig": probes[-1]["mig"], "mig_per_factor": probes[-1]["mig_per_factor"],
@@ -197,13 +197,13 @@ def step_seconds(setting, steps=20, seed=0):
     after 3 warm-up steps; batches rendered outside the timing)."""
     import tensorflow as tf
 
-    from refvae import data, train
+    from refvae import data, runs
 
     dataset = data.dsprites()
     config = setting.config(seed, "unused")
-    model = train.build_model(config, dataset)
+    model = runs.build_model(config, dataset)
     step = tf.function(model.train_step)
-    batches = [train.batch_at(dataset, config, t) for t in range(steps + 3)]
+    batches = [runs.batch_at(dataset, config, t) for t in range(steps + 3)]
     times = []
     for t, batch in enumerate(batches):
         start = time.perf_counter()

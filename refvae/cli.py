@@ -7,10 +7,10 @@ ones that exist.
 import argparse
 import contextlib
 import os
-import pathlib
 import re
 import sys
 import threading
+import time
 import warnings
 
 # TensorFlow's C++ start-up lines (CUDA stubs and factories, the CPU-feature and oneDNN notices,
@@ -88,7 +88,7 @@ class _StartupLineFilter:
 
 
 def _uses_tensorflow(args):
-    return args.command in ("train", "evaluate", "demo") or (args.command == "info" and not args.no_tensorflow)
+    return args.command in ("train", "evaluate", "demo", "study") or (args.command == "info" and not args.no_tensorflow)
 
 
 def _info(args):
@@ -112,67 +112,67 @@ def _info(args):
     return 0
 
 
-def _add_train_options(parser):
-    from refvae import train
+def _flag(option):
+    """The command-line flag of a configuration key: ``batch_size`` -> ``--batch-size``."""
+    return "--" + option.replace("_", "-")
 
-    defaults = train.TrainConfig()
+
+def _option_help(name):
+    """The help of a hyperparameter flag: its meaning for each model that takes it."""
+    from refvae.runs import registry
+
+    uses = [f"{spec.name}: {option.help}" + ("" if option.default is None else f", default {_shown(option.default)}")
+            for spec, option in registry.options_named(name)]
+    return "; ".join(uses)
+
+
+def _shown(value):
+    return ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}" if isinstance(value, float) else value
+
+
+def _add_train_options(parser):
+    from refvae import data
+    from refvae.runs import config as run_config
+    from refvae.runs import registry
+
+    defaults = run_config.RunConfig()
+    models = ", ".join(f"{spec.name} ({' '.join(_flag(o) for o in spec.option_names) or 'none'})"
+                       for spec in registry.MODELS.values())
     parser.add_argument("--config", help="read the options from a config file (JSON or TOML, the keys of "
                                           "config.json); flags given too override it")
-    parser.add_argument("--preset", choices=list(train.PRESETS),
+    parser.add_argument("--preset", choices=list(run_config.PRESETS),
                         help="start from a named setting (flags and --config override it): recipe (the default: what the "
                              "recipe study found fastest on CPU), 001 (001's MLP, batch 2048, MWS, 18,000 steps), "
                              "disentanglement-lib (conv 32-32-64-64, batch 64, Adam 1e-4, 300,000 steps)")
-    parser.add_argument("--model", choices=list(train.MODELS), metavar="MODEL",
-                        help=f"the model (default {defaults.model}); each takes only its own options: {_model_options()}")
-    parser.add_argument("--data", choices=list(train.DATASETS), help=f"data set (default {defaults.data}: procedural, offline)")
+    parser.add_argument("--model", choices=[*registry.MODELS, *registry.ALIASES], metavar="MODEL",
+                        help=f"the model (default {defaults.model}); each takes only its own options: {models}")
+    parser.add_argument("--data", choices=list(data.NAMES), help=f"data set (default {defaults.data}: procedural, offline)")
     parser.add_argument("--steps", type=int, help=f"optimiser steps (default {defaults.steps})")
     parser.add_argument("--batch-size", type=int, help=f"batch size (default {defaults.batch_size})")
-    parser.add_argument("--estimator", choices=list(train.ESTIMATORS), help=f"q(z) estimator (default {defaults.estimator})")
-    parser.add_argument("--seed", type=int, help="seed of weights, batches and samples (default 0)")
-    parser.add_argument("--out", help=f"run directory (default {defaults.out})")
+    parser.add_argument("--estimator", choices=list(run_config.ESTIMATORS),
+                        help=f"q(z) estimator (default {defaults.estimator})")
+    parser.add_argument("--seed", type=int, help=f"seed of weights, batches and samples, 0 ... {run_config.MAX_SEED} "
+                                                 "(default 0)")
+    parser.add_argument("--out", help=f"run directory: new or empty (default {defaults.out})")
     parser.add_argument("--latent-dim", type=int, help=f"latent dimensions (default {defaults.latent_dim})")
     parser.add_argument("--learning-rate", type=float, help=f"Adam step size (default {defaults.learning_rate})")
-    parser.add_argument("--checkpoint-every", type=int, help=f"steps between checkpoints (default {defaults.checkpoint_every})")
+    parser.add_argument("--checkpoint-every", type=int,
+                        help=f"steps between checkpoints (default {defaults.checkpoint_every})")
     parser.add_argument("--log-every", type=int, help=f"steps between history rows (default {defaults.log_every})")
-    for name, meaning in (("alpha", "index-code MI weight (beta-tcvae, hfvae)"),
-                          ("beta", "KL / TC weight (beta-vae, beta-tcvae, hfvae, rtc)"),
-                          ("gamma", "dimension-wise KL (beta-tcvae), within-group TC (hfvae), capacity weight, "
-                                    "or the discriminator's TC weight (factor-vae; default 10)"),
-                          ("eta", "posterior-variance penalty (rtc; factor-vae: 004's RTC-VAE trained with the "
-                                  "discriminator's TC, default 0)"),
-                          ("lam", "anchor weight (anchor-vae), marginal-KL weight (info-vae), MI-bound weight "
-                                  "(infomax; default 1) or the top KL taken off, in [0, 1] (hierarchical; default 0)"),
-                          ("capacity", "final capacity C in nats (capacity)"),
-                          ("lambda-od", "off-diagonal covariance weight (dip-vae)")):
-        parser.add_argument(f"--{name}", type=float, help=meaning)
-    parser.add_argument("--anchors", help="comma-separated anchor dimensions (anchor-vae; default 0)")
-    parser.add_argument("--architecture", choices=list(train.ARCHITECTURES),
+    for name in registry.option_names():
+        kinds = {option.kind for _, option in registry.options_named(name)}
+        kind = {"float": float, "int": int}.get(next(iter(kinds))) if len(kinds) == 1 else None
+        parser.add_argument(_flag(name), type=kind, help=_option_help(name) + (
+            " (comma-separated)" if kind is None else ""))
+    parser.add_argument("--architecture", choices=list(run_config.ARCHITECTURES),
                         help="encoder/decoder (default auto: conv for 64x64 images, an MLP otherwise)")
     parser.add_argument("--hidden", help="comma-separated dense widths, e.g. 1200,1200 for 001's dSprites MLP "
                                          "(default: the architecture's)")
     parser.add_argument("--filters", help="comma-separated filters of the four stride-2 conv layers "
-                                          "(default 32,32,64,64, disentanglement_lib's encoder)")
-    parser.add_argument("--discriminator-learning-rate", type=float,
-                        help="Adam step size of the discriminator (factor-vae; default 1e-4)")
-    parser.add_argument("--discriminator-hidden", help="comma-separated widths of the discriminator's hidden layers "
-                                                       "(factor-vae; default six of 1000, Kim & Mnih's)")
-    parser.add_argument("--num-classes", type=int,
-                        help="categories K of the categorical code: infomax's Concrete unit, hierarchical's z2 "
-                             f"(default {train.DEFAULT_NUM_CLASSES})")
-    parser.add_argument("--top-hidden", help="comma-separated widths between z1 and z2 (hierarchical; default "
-                                             "32,32,16,16; --hidden: between x and z1, default 512,512; "
-                                             "--latent-dim: the width of z1)")
-    parser.add_argument("--strategy", choices=list(train.STRATEGIES),
+                                          f"(default {_shown(defaults.filters)}, the recipe's)")
+    parser.add_argument("--strategy", choices=list(run_config.STRATEGIES),
                         help="default: one device; mirrored: tf.distribute.MirroredStrategy over the local devices, "
                              "with the TC estimators on the global batch")
-
-
-def _model_options():
-    """"vae (none), beta-vae (--beta), ...": every model of ``train.MODELS`` with its options."""
-    from refvae import train
-
-    return ", ".join(f"{name} ({' '.join('--' + o.replace('_', '-') for o in options) or 'none'})"
-                     for name, (_, options) in train.MODELS.items())
 
 
 def _integers(text, option):
@@ -183,62 +183,78 @@ def _integers(text, option):
         raise ValueError(f"{option} must be comma-separated integers, got {text!r}") from None
 
 
-def _train_config(args):
-    from refvae import train
+def _list_options():
+    """The options that hold a list of integers ("1200,1200" on the command line)."""
+    from refvae.runs import registry
 
-    values = dict(train.PRESETS[args.preset]) if getattr(args, "preset", None) else {}
+    listed = {name for name in registry.option_names()
+              if {option.kind for _, option in registry.options_named(name)} & {"ints", "dims"}}
+    return ("hidden", "filters", *sorted(listed))
+
+
+def _train_config(args):
+    """The RunConfig of ``refvae train``'s flags: the preset, then --config, then the flags."""
+    from refvae import runs
+
+    values = dict(runs.PRESETS[args.preset]) if getattr(args, "preset", None) else {}
     if args.config:
-        train.TrainConfig.load(args.config)           # refuses a bad file, naming it
-        values.update(train.TrainConfig.read_values(args.config))
+        values.update(_with_lists(runs.read_values(args.config)))
+        try:
+            runs.RunConfig.from_dict(values)             # a bad file is refused naming it
+        except runs.ConfigError as error:
+            raise runs.ConfigError(error.option, f"{error.reason} (in {args.config})") from None
     if getattr(args, "filters", None) and (args.architecture or values.get("architecture")) == "mlp":
         raise ValueError("--filters applies to the conv architecture, not --architecture mlp")
-    for field in train.TrainConfig.__dataclass_fields__:
-        value = getattr(args, field, None)
-        if value is not None:
-            values[field] = value
-    for key in train.LIST_OPTIONS:
-        if isinstance(values.get(key), str):
-            values[key] = _integers(values[key], f"--{key}")
-    return train.TrainConfig.from_dict(values).validate()
+    for key in _given_options(args):
+        values[key] = getattr(args, key)
+    return runs.RunConfig.from_dict(_with_lists(values))
+
+
+def _with_lists(values):
+    """``values`` with the list options given as text ("1200,1200") parsed as the flags are."""
+    return {key: _integers(value, _flag(key)) if key in _list_options() and isinstance(value, str) else value
+            for key, value in values.items()}
+
+
+def _given_options(args):
+    """The configuration keys the command line set."""
+    from refvae import runs
+
+    keys = [field for field in runs.RunConfig.__dataclass_fields__ if field != "hyperparameters"]
+    keys += list(runs.registry.option_names())
+    return [key for key in keys if getattr(args, key, None) is not None]
 
 
 def _train(args):
-    from refvae import train
+    from refvae import runs
 
-    if args.resume:
-        config = _resume_config(args)
-    else:
-        config = _train_config(args)
-    train.train(config, resume=bool(args.resume))
+    config = _resume_config(args) if args.resume else _train_config(args)
+    runs.train(config, resume=bool(args.resume))
     print(f"run written to {config.out}")
     return 0
 
 
 def _resume_config(args):
     """The saved config of ``--resume RUN_DIR``, with ``--steps`` (the one flag it takes) applied."""
-    from refvae import train
+    from refvae import runs
 
-    given = [f"--{field.replace('_', '-')}" for field in ("config", *train.TrainConfig.__dataclass_fields__)
-             if field != "steps" and getattr(args, field, None) is not None]
+    given = [_flag(key) for key in ("config", *_given_options(args)) if key != "steps" and getattr(args, key, None)
+             is not None]
     if given:
         raise ValueError(f"--resume continues RUN_DIR with the options of its config.json; only --steps may be "
                          f"given with it, not {', '.join(given)}")
-    if not (pathlib.Path(args.resume) / "config.json").is_file():
-        raise ValueError(f"--resume: {args.resume} holds no run (no config.json)")
-    config = train.TrainConfig.load(args.resume)
-    if args.steps is not None:
-        config.steps = args.steps
-    config.out = args.resume
-    return config.validate()
+    directory = runs.RunDirectory(args.resume)
+    config = directory.prepare_resume() if not directory.is_run() else directory.read_config()
+    return config.replace(out=args.resume, **({} if args.steps is None else {"steps": args.steps}))
 
 
 def _evaluate(args):
     from refvae import evaluate
 
-    names = evaluate.check_metrics(args.metrics.split(","))
+    names = evaluate.check_metrics(args.metrics.split(",")) if args.metrics else None
     subgrid = _integers(args.subgrid, "--subgrid") if args.subgrid else None
     results = evaluate.evaluate(args.run_dir, names, seed=args.seed, num_points=args.num_points,
-                                report=not args.no_report, subgrid=subgrid)
+                                report=not args.no_report, subgrid=subgrid, profile=args.metrics_profile)
     for name, value in results["summary"].items():
         print(f"{name}: {value:.4f}")
     print(f"metrics: {args.run_dir}/metrics.json" + ("" if args.no_report else f" | report: {args.run_dir}/report.html"))
@@ -250,26 +266,31 @@ DEMO_MODELS = ("beta-tcvae", "beta-vae")
 
 def _demo(args):
     """Train β-TCVAE and β-VAE at the same β for each seed, evaluate both, print what the run shows."""
-    from refvae import evaluate, train
+    from refvae import data, evaluate, runs
 
     seeds = _integers(args.seeds, "--seeds")
     if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds must be distinct non-negative integers, got {args.seeds!r}")
     evaluate.check_num_points(args.num_points)
-    preset = dict(train.PRESETS[args.preset])
-    preset_steps = preset.pop("steps")
-    steps = preset_steps if args.steps is None else args.steps
-    configs = {(seed, model): train.TrainConfig(
-        **preset, model=model, data="dsprites", steps=steps, beta=args.beta, seed=seed,
-        out=f"{args.out}/seed{seed}/{model}", checkpoint_every=max(1, steps // 4), log_every=max(1, steps // 40),
-    ).validate() for seed in seeds for model in DEMO_MODELS}
-    names = train.load_data("dsprites").factor_names
+    preset = dict(runs.PRESETS[args.preset])
+    steps = preset.pop("steps") if args.steps is None else args.steps
+    preset.pop("steps", None)
+    configs = {(seed, model): runs.RunConfig.from_dict({
+        **preset, "model": model, "data": "dsprites", "steps": steps, "beta": args.beta, "seed": seed,
+        "out": f"{args.out}/seed{seed}/{model}", "checkpoint_every": max(1, steps // 4), "log_every": max(1, steps // 40),
+    }) for seed in seeds for model in DEMO_MODELS}
+    for config in configs.values():
+        runs.RunDirectory(config.out).check_location()
+    names = data.load("dsprites").factor_names
     scores = {}
     for (seed, model), config in configs.items():
         print(f"== seed {seed}: training {model} (beta={args.beta:g}, preset {args.preset}: batch {config.batch_size}, "
               f"{config.architecture} net, lr {config.learning_rate:g}) on procedural dSprites for {steps} steps",
               flush=True)
-        _, seconds = train.timed(train.train, config, resume=(pathlib.Path(config.out) / "config.json").exists())
+        directory = runs.RunDirectory(config.out)
+        start = time.perf_counter()
+        runs.train(config, resume=directory.is_run() and bool(directory.checkpoint_steps()))  # a rerun continues
+        seconds = time.perf_counter() - start
         results = evaluate.evaluate(config.out, ("mig", "mi"), seed=0, num_points=args.num_points)
         scores[seed, model] = results["mig"]
         print(f"   {seconds / 60:.1f} min; MIG {results['mig']['mig']:.3f}; report: {config.out}/report.html", flush=True)
@@ -282,6 +303,44 @@ def _demo(args):
     print(evaluate.comparison_sentence([scores[s, "beta-tcvae"]["mig"] for s in seeds],
                                        [scores[s, "beta-vae"]["mig"] for s in seeds]))
     return 0
+
+
+def _study_run(args):
+    """``refvae study run``: write the study (or check the written one) and run its trials on Ray Tune."""
+    from refvae.studies import runner
+
+    if args.out and args.resume:
+        raise ValueError("give --out DIR for a new study or --resume DIR for one that was started, not both")
+    if not (args.out or args.resume):
+        raise ValueError("give --out DIR (a new study) or --resume DIR (a study that was started)")
+    if args.out and args.study is None:
+        raise ValueError("STUDY.toml is needed with --out (the study to run)")
+    _require_study_extra()
+    study_dir = args.resume or args.out
+    study = runner.prepare(args.study, study_dir, resume=bool(args.resume))
+    runner.run_study(study, study_dir, address=args.address, log=lambda line: print(line, flush=True))
+    print(f"table: {study_dir}/results.csv | figures: refvae study report {study_dir}")
+    return 0
+
+
+def _study_report(args):
+    from refvae.studies import report
+
+    summary = report.write_report(args.study_dir)
+    print(f"{summary['done']} of {summary['trials']} trials done ({summary['failed']} failed); "
+          f"figures and summary.json in {args.study_dir}/report/")
+    for share_metric, shares in summary["variance_shares"].items():
+        print(f"{share_metric:22s} variance from objective {shares['objective']:.2f}, hyperparameter "
+              f"{shares['hyperparameter']:.2f}, seed {shares['seed']:.2f}")
+    return 0
+
+
+def _require_study_extra():
+    import importlib.util
+
+    missing = [name for name in ("ray", "pandas") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"refvae study needs {' and '.join(missing)}: pip install \"refvae[study]\"")
 
 
 def build_parser():
@@ -297,25 +356,31 @@ def build_parser():
 
     train_parser = subcommands.add_parser(
         "train", help="train a model; checkpoints, history and TensorBoard scalars in --out",
-        description="Train one objective of the catalogue. An interrupted run continues with --resume RUN_DIR.")
+        description="Train one model of the registry. An interrupted run continues with --resume RUN_DIR.")
     _add_train_options(train_parser)
     train_parser.add_argument("--resume", metavar="RUN_DIR",
                               help="continue the run in RUN_DIR from its newest checkpoint (--steps may raise the total)")
     train_parser.set_defaults(handler=_train)
 
-    from refvae import evaluate, train
+    from refvae.metrics import registry as metric_registry
+    from refvae.runs import PRESETS
 
     evaluate_parser = subcommands.add_parser(
         "evaluate", help="score a trained run; writes metrics.json and report.html",
         description="Score RUN_DIR/model.keras on fresh samples of its data set.")
     evaluate_parser.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate_parser.add_argument("--metrics", default=",".join(evaluate.DEFAULT_METRICS),
-                                 help=f"comma-separated subset of {','.join(evaluate.METRICS)} (default %(default)s)")
-    evaluate_parser.add_argument("--num-points", type=int, default=10000,
-                                 help="points sampled per metric (default %(default)s, the literature's)")
+    evaluate_parser.add_argument("--metrics", help=f"comma-separated subset of {','.join(metric_registry.names())} "
+                                                   "(default: every default metric defined on the run's data set)")
+    evaluate_parser.add_argument("--metrics-profile", choices=list(metric_registry.PROFILES), default="fast",
+                                 help="fast (default: observations encoded once into shared pools, about a minute a "
+                                      "run) or disentanglement-lib (each metric samples its own points at the "
+                                      "literature's sizes, the whole grid for mig-sampled)")
+    evaluate_parser.add_argument("--num-points", type=int,
+                                 help="training points per metric, test points half of it (default 10000, the "
+                                      "literature's)")
     evaluate_parser.add_argument("--seed", type=int, default=0, help="seed of the metric samples (default 0)")
     evaluate_parser.add_argument("--subgrid", help="mig-sampled on every k-th value of each factor, e.g. 1,1,4,4,4 "
-                                                   "(11,520 of dSprites' 737,280 points; default: the whole grid)")
+                                                   "(11,520 of dSprites' 737,280 points; default: the profile's)")
     evaluate_parser.add_argument("--no-report", action="store_true", help="write metrics.json only")
     evaluate_parser.set_defaults(handler=_evaluate)
 
@@ -323,7 +388,7 @@ def build_parser():
         "demo", help="train a beta-TCVAE and a beta-VAE on procedural dSprites, evaluate both, print the two MIGs",
         description="Train beta-TCVAE and beta-VAE at the same beta with the training recipe (or a paper's preset), "
                     "evaluate both, write a report for each and print the MIGs and what they show.")
-    demo.add_argument("--preset", choices=list(train.PRESETS), default="recipe",
+    demo.add_argument("--preset", choices=list(PRESETS), default="recipe",
                       help="training setting (default %(default)s: the recipe study's, minutes on 2 CPU cores)")
     demo.add_argument("--steps", type=int, help="steps per model (default: the preset's)")
     demo.add_argument("--beta", type=float, default=6.0, help="beta of both models (default %(default)s)")
@@ -331,6 +396,27 @@ def build_parser():
     demo.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2,3,4 (default %(default)s)")
     demo.add_argument("--out", default="runs/demo", help="where the runs go: OUT/seedS/MODEL (default %(default)s)")
     demo.set_defaults(handler=_demo)
+
+    study = subcommands.add_parser(
+        "study", help="train and score many models (objectives x hyperparameters x seeds) on Ray Tune",
+        description="Studies of many models: run a grid declared in a TOML file on Ray Tune (locally, or on a "
+                    "cluster with --address), then draw Locatello et al. 2019's analyses from its table.")
+    study_commands = study.add_subparsers(dest="study_command", metavar="STUDY_COMMAND", required=True)
+    run = study_commands.add_parser("run", help="run a study (or finish one with --resume)",
+                                    description="Run every trial of STUDY.toml; each trial is one run directory "
+                                                "under DIR/trials, its row in DIR/results.csv.")
+    run.add_argument("study", metavar="STUDY.toml", nargs="?", help="the study (not needed with --resume)")
+    run.add_argument("--out", metavar="DIR", help="a new or empty folder for the study")
+    run.add_argument("--resume", metavar="DIR", help="finish the study in DIR (its grid must be unchanged)")
+    run.add_argument("--address", help="a running Ray cluster: auto, or ray://HOST:10001 (default: Ray inside "
+                                       "this process, with this machine's cores)")
+    run.set_defaults(handler=_study_run)
+    report = study_commands.add_parser("report", help="figures and numbers from a study's table",
+                                       description="Each metric against each hyperparameter, the rank correlation "
+                                                   "of the metrics, the variance from objective, hyperparameter "
+                                                   "and seed, and MIG against beta, in DIR/report/.")
+    report.add_argument("study_dir", metavar="DIR")
+    report.set_defaults(handler=_study_report)
     return parser
 
 
@@ -363,19 +449,38 @@ def main(argv=None):
             with warnings.catch_warnings():
                 warnings.showwarning = _show_warning
                 return args.handler(args)
+        except KeyboardInterrupt as error:
+            message = str(error) if str(error) else "interrupted"
+            parser.exit(130, f"\nrefvae {args.command}: {message}\n")
         except _clear_errors() as error:
-            parser.exit(2, f"refvae {args.command}: error: {error}\n")
+            parser.exit(2, f"refvae {args.command}: error: {_message(error, args)}\n")
+
+
+def _message(error, args):
+    """The one line a user reads for ``error``: a configuration key as its flag, a run directory
+    as the option or argument that named it."""
+    from refvae.runs import ConfigError, RunDirectoryError
+
+    if isinstance(error, ConfigError):
+        if error.option == "config":
+            return str(error)
+        return f"{_flag(error.option)} {error.reason}"
+    if isinstance(error, RunDirectoryError):
+        named = {"train": "--resume" if getattr(args, "resume", None) else "--out", "evaluate": "RUN_DIR",
+                 "demo": "--out"}.get(args.command, "")
+        return f"{named} {error}".strip()
+    return str(error)
 
 
 def _clear_errors():
     """The errors whose message says what to fix: printed without a traceback, exit status 2."""
     from refvae.data import DownloadError
-    from refvae.train import NonFiniteLoss
+    from refvae.runs import NonFiniteLoss, WriteError
 
     # OSError subclasses that name the path they failed on (FileNotFoundError: a missing
     # file; PermissionError: a file or folder made read-only while the command ran)
     return (ValueError, TypeError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError,
-            FileExistsError, DownloadError, NonFiniteLoss)
+            FileExistsError, DownloadError, NonFiniteLoss, WriteError)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def history_plot(history: Mapping[str, ArrayLike], terms: Sequence[str] | None =
     """Curves of the logged terms against the training step, one panel per group of terms.
 
     Args:
-        history: {column: array} with a "step" column (``refvae.train.read_history``).
+        history: {column: array} with a "step" column (``refvae.runs.read_history``).
         terms: if given, only these terms are drawn (each stays in its panel; a term of no
             panel gets a panel of its own).
         title: the figure's title.

@@ -8,6 +8,7 @@ cases run as subprocesses to show that no traceback reaches stderr there either.
 """
 
 import dataclasses
+import errno
 import hashlib
 import importlib
 import json
@@ -15,12 +16,13 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import urllib.error
 
 import numpy as np
 import pytest
 
-from refvae import cli, train
+from refvae import cli, runs
 
 # Every test here trains models, runs experiments or starts processes that import TensorFlow.
 pytestmark = pytest.mark.slow
@@ -34,8 +36,8 @@ def trained(tmp_path_factory):
     """A finished 4-step run (checkpoints at steps 2 and 4, model.keras) and the same run
     trained uninterrupted to step 6, the reference of every resume."""
     root = tmp_path_factory.mktemp("trained")
-    train.train(train.TrainConfig(**RUN, out=str(root / "run")), progress=False)
-    reference = train.train(train.TrainConfig(**{**RUN, "steps": 6}, out=str(root / "reference")), progress=False)
+    runs.train(runs.RunConfig.create(**RUN, out=str(root / "run")), progress=False)
+    reference = runs.train(runs.RunConfig.create(**{**RUN, "steps": 6}, out=str(root / "reference")), progress=False)
     return root, reference
 
 
@@ -54,6 +56,9 @@ def snapshot(root):
             found[os.path.relpath(os.path.join(folder, name), root)] = "dir"
         for name in files:
             path = os.path.join(folder, name)
+            if os.path.islink(path):
+                found[os.path.relpath(path, root)] = "link to " + os.readlink(path)
+                continue
             with open(path, "rb") as handle:
                 found[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
     return found
@@ -155,11 +160,53 @@ def _write(name, text):
     return setup
 
 
+def _hold_lock(root, monkeypatch, request):
+    """Another writer holds the run's lock (an flock on the folder, as refvae.runs takes it)."""
+    import fcntl
+
+    descriptor = os.open(root / "run", os.O_RDONLY)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    request.addfinalizer(lambda: (fcntl.flock(descriptor, fcntl.LOCK_UN), os.close(descriptor)))
+
+
+def _user_folder(root, monkeypatch, request):
+    (root / "mine").mkdir()
+    (root / "mine" / "history.csv").write_text("my,own,numbers\n1,2,3\n")
+    (root / "mine" / "model.keras").write_bytes(b"my model")
+
+
+def _symlink_loop(root, monkeypatch, request):
+    (root / "loop1").symlink_to(root / "loop2")
+    (root / "loop2").symlink_to(root / "loop1")
+
+
+def _replace_by_file(name):
+    def setup(root, monkeypatch, request):
+        shutil.rmtree(root / "run" / name, ignore_errors=True)
+        (root / "run" / name).write_text("not a folder")
+    return setup
+
+
+def _edit_history(transform):
+    def setup(root, monkeypatch, request):
+        path = root / "run" / "history.csv"
+        path.write_text(transform(path.read_text()))
+    return setup
+
+
+def _plain_keras_model(root, monkeypatch, request):
+    import keras
+
+    path = root / "run" / "model.keras"
+    path.unlink()
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(path)
+
+
 # --- the command line ----------------------------------------------------------------------
 
 @dataclasses.dataclass
 class Case:
-    argv: str                      # {run}: the trained run; {tmp}: the working folder
+    argv: str | list               # {run}: the trained run; {tmp}: the working folder (a list: kept as given)
     names: tuple                   # substrings the message must hold (the option or the file)
     setup: object = None           # setup(root, monkeypatch, request) before the snapshot
 
@@ -200,7 +247,7 @@ CLI_CASES = {
     "config-bad-toml": Case("train --config {tmp}/bad.toml", ("bad.toml",), _write("bad.toml", "steps = = 3\n")),
     "config-bad-json": Case("train --config {tmp}/bad.json", ("bad.json",), _write("bad.json", "{steps: 3")),
     "config-not-a-table": Case("train --config {tmp}/list.json", ("list.json",), _write("list.json", "[1, 2]")),
-    "config-unknown-key": Case("train --config {tmp}/extra.toml", ("extra.toml", "unknown config options"),
+    "config-unknown-key": Case("train --config {tmp}/extra.toml", ("extra.toml", "config has unknown options ['stepz']"),
                                _write("extra.toml", "stepz = 3\n")),
     "config-anchors-string": Case("train --config {tmp}/a.toml --out {tmp}/new", ("--anchors",),
                                   _write("a.toml", 'model = "anchor-vae"\ndata = "digits"\nanchors = "12"\n')),
@@ -273,10 +320,10 @@ CLI_CASES = {
                                          lambda root, mp, request: _flip_bytes(root / "run" / "model.keras")),
     "evaluate-read-only-run": Case("evaluate {run} --metrics mig --num-points 200", ("RUN_DIR", "not writable"),
                                    lambda root, mp, request: _make_read_only(root / "run", request)),
-    "evaluate-config-data-edited": Case("evaluate {run} --metrics mig --num-points 200", ("config.json", "--data"),
+    "evaluate-config-data-edited": Case("evaluate {run} --metrics mig --num-points 200", ("config.json", "data dsprites"),
                                         lambda root, mp, request: _edit_config(root, data="dsprites")),
     "evaluate-config-latent-dim-edited": Case("evaluate {run} --metrics mig --num-points 200",
-                                              ("config.json", "--latent-dim"),
+                                              ("config.json", "latent_dim 6"),
                                               lambda root, mp, request: _edit_config(root, latent_dim=6)),
     "evaluate-config-unreadable": Case("evaluate {run}", ("config.json",),
                                        lambda root, mp, request: (root / "run" / "config.json").write_text("[")),
@@ -285,6 +332,71 @@ CLI_CASES = {
     "demo-steps-zero": Case("demo --steps 0 --out {tmp}/demo", ("--steps",)),
     "demo-beta-negative": Case("demo --beta -1 --steps 2 --out {tmp}/demo", ("--beta",)),
     "demo-out-is-a-file": Case("demo --steps 2 --num-points 100 --out {tmp}/file", ("--out",), _write("file", "x")),
+    # one writer at a time: a second one is refused at once, naming the run and the process
+    "second-writer-resume": Case("train --resume {run} --steps 6", ("--resume", "another process is writing this run",
+                                                                   "process"), _hold_lock),
+    "second-writer-evaluate": Case("evaluate {run} --metrics mig --num-points 200",
+                                   ("RUN_DIR", "another process is writing this run"), _hold_lock),
+    "second-writer-out": Case("train --model vae --data digits --out {run}", ("--out", "another process"), _hold_lock),
+    # folders that are not runs
+    "out-user-folder": Case("train --data digits --out {tmp}/mine", ("--out", "mine", "not a refvae run"),
+                            _user_folder),
+    "out-empty-string": Case(["train", "--data", "digits", "--out", ""], ("--out must name a run directory",)),
+    "out-finished-run-without-checkpoints": Case(
+        "train --model beta-vae --data digits --steps 4 --batch-size 16 --latent-dim 4 --checkpoint-every 2 "
+        "--log-every 1 --seed 3 --out {run}", ("--out", "finished run whose checkpoints are gone", "model.keras"),
+        lambda root, mp, request: shutil.rmtree(root / "run" / "checkpoints")),
+    "out-symlink-loop": Case("train --data digits --out {tmp}/loop1/run", ("--out", "loop of symbolic links"),
+                             _symlink_loop),
+    "out-path-too-long": Case("train --data digits --out {tmp}/" + "x" * 300, ("--out", "too long")),
+    # run files edited by hand: the resume trusts only what it wrote
+    "resume-config-model-edited": Case("train --resume {run} --steps 6", ("config.json", "model: 'beta-vae' there",
+                                                                         "ckpt-4"),
+                                       lambda root, mp, request: _edit_config(root, model="vae")),
+    "resume-config-beta-edited": Case("train --resume {run} --steps 6", ("config.json", "beta"),
+                                      lambda root, mp, request: _edit_config(root, beta=9.0)),
+    "resume-config-seed-edited": Case("train --resume {run} --steps 6", ("config.json", "seed"),
+                                      lambda root, mp, request: _edit_config(root, seed=4)),
+    "resume-config-learning-rate-edited": Case("train --resume {run} --steps 6", ("config.json", "learning_rate"),
+                                               lambda root, mp, request: _edit_config(root, learning_rate=0.01)),
+    "resume-history-value-damaged": Case("train --resume {run} --steps 6", ("history.csv", "line 3", "not a number"),
+                                         _edit_history(lambda text: text.replace("\n2,", "\n2,abc", 1))),
+    "resume-history-header-edited": Case("train --resume {run} --steps 6", ("history.csv", "columns"),
+                                         _edit_history(lambda text: "when," + text.split(",", 1)[1])),
+    "resume-history-steps-out-of-order": Case("train --resume {run} --steps 6", ("history.csv", "line 3", "step"),
+                                              _edit_history(lambda text: text.replace("\n2,", "\n1,", 1))),
+    "resume-tensorboard-is-a-file": Case("train --resume {run} --steps 6", ("tensorboard is a file",),
+                                         _replace_by_file("tensorboard")),
+    "resume-checkpoints-is-a-file": Case("train --resume {run} --steps 6", ("checkpoints is a file",),
+                                         _replace_by_file("checkpoints")),
+    "evaluate-report-is-a-file": Case("evaluate {run} --metrics mig --num-points 200", ("report is a file",),
+                                      _replace_by_file("report")),
+    "evaluate-model-not-refvae": Case("evaluate {run} --metrics mig --num-points 200",
+                                      ("model.keras", "not a refvae model"), _plain_keras_model),
+    # numbers that mean nothing in float32, and seeds out of range
+    "learning-rate-below-float32": Case(f"train --learning-rate 1e-300 {NEW}", ("--learning-rate", "0 in float32")),
+    "beta-above-float32": Case(f"train --model beta-vae --beta 1e39 {NEW}", ("--beta", "float32")),
+    "gamma-below-float32": Case(f"train --model factor-vae --gamma 1e-50 {NEW}", ("--gamma", "0 in float32")),
+    "seed-above-32-bits": Case(f"train --seed 4294967296 {NEW}", ("--seed", "4294967295")),
+    "evaluate-seed-above-32-bits": Case("evaluate {run} --seed 4294967296", ("--seed", "4294967295")),
+    # config values of the wrong type
+    "config-model-a-table": Case("train --config {tmp}/t.toml --out {tmp}/new", ("--model must be a string",),
+                                 _write("t.toml", 'data = "digits"\nmodel = {a = 1}\n')),
+    "config-hidden-a-table": Case("train --config {tmp}/t.toml --out {tmp}/new", ("--hidden",),
+                                  _write("t.toml", 'data = "digits"\nhidden = {x = 1}\n')),
+    "config-data-a-number": Case("train --config {tmp}/t.toml --out {tmp}/new", ("--data",),
+                                 _write("t.toml", "data = 3\n")),
+    "config-beta-a-string": Case("train --config {tmp}/t.toml --out {tmp}/new", ("--beta", "str"),
+                                 _write("t.toml", 'data = "digits"\nmodel = "beta-vae"\nbeta = "6"\n')),
+    # metrics undefined on the data: digits has one factor
+    "evaluate-factor-vae-on-one-factor": Case("evaluate {run} --metrics factor-vae",
+                                              ("--metrics factor-vae", "undefined on data digits")),
+    "evaluate-beta-vae-on-one-factor": Case("evaluate {run} --metrics beta-vae",
+                                            ("--metrics beta-vae", "undefined on data digits")),
+    "evaluate-dci-on-one-factor": Case("evaluate {run} --metrics mig,dci", ("--metrics dci", "undefined on data digits")),
+    "evaluate-modularity-on-one-factor": Case("evaluate {run} --metrics modularity",
+                                              ("--metrics modularity", "undefined on data digits")),
+    "evaluate-profile-unknown": Case("evaluate {run} --metrics-profile quick", ("--metrics-profile",)),
 }
 
 
@@ -294,7 +406,8 @@ def test_cli_refuses_with_a_clear_message_and_changes_nothing(name, workspace, c
     if case.setup is not None:
         case.setup(workspace, monkeypatch, request)
     before = snapshot(workspace)
-    argv = case.argv.format(run=workspace / "run", tmp=workspace).split()
+    argv = ([part.format(run=workspace / "run", tmp=workspace) for part in case.argv] if isinstance(case.argv, list)
+            else case.argv.format(run=workspace / "run", tmp=workspace).split())
     with pytest.raises(SystemExit) as stopped:
         cli.main(argv)
     stderr = capsys.readouterr().err
@@ -326,8 +439,8 @@ def test_no_traceback_reaches_stderr_of_the_command(workspace):
 
 
 def test_nan_abort_exits_2_and_leaves_the_run_directory_free_for_the_retry(tmp_path, capsys, monkeypatch):
-    original = train.batch_at
-    monkeypatch.setattr(train, "batch_at", lambda dataset, config, step: original(dataset, config, step) * np.nan)
+    original = runs.training.batch_at
+    monkeypatch.setattr(runs.training, "batch_at", lambda dataset, config, step: original(dataset, config, step) * np.nan)
     argv = ["train", "--model", "beta-vae", "--data", "digits", "--steps", "3", "--batch-size", "16",
             "--latent-dim", "4", "--checkpoint-every", "2", "--out", str(tmp_path / "run")]
     with pytest.raises(SystemExit) as stopped:
@@ -335,12 +448,15 @@ def test_nan_abort_exits_2_and_leaves_the_run_directory_free_for_the_retry(tmp_p
     stderr = capsys.readouterr().err
     assert stopped.value.code == 2
     assert "non-finite loss at step 1" in stderr and "Traceback" not in stderr
-    # no checkpoint was written, so no config.json: the corrected retry is not "a different run"
-    assert not (tmp_path / "run" / "config.json").exists()
-    monkeypatch.setattr(train, "batch_at", original)
+    # config.json is written when the run starts, but no checkpoint was: the corrected retry
+    # replaces that start (nothing of it can be resumed) instead of being refused as "a different run"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["learning_rate"] == 0.9
+    assert runs.RunDirectory(tmp_path / "run").checkpoint_steps() == []
+    monkeypatch.setattr(runs.training, "batch_at", original)
     assert cli.main(argv) == 0
     assert json.loads((tmp_path / "run" / "config.json").read_text())["learning_rate"] == 1e-3
-    assert train.checkpoint_steps(tmp_path / "run" / "checkpoints") == [3, 2]
+    assert runs.RunDirectory(tmp_path / "run").checkpoint_steps() == [3, 2]
+    assert runs.read_history(tmp_path / "run")["step"].tolist() == [3]
 
 
 def test_toml_anchors_given_as_text_are_parsed_as_the_cli_parses_them(tmp_path):
@@ -441,7 +557,7 @@ def _load_model_with_lambda_layer(workspace):
     path = workspace / "run" / "model.keras"
     path.unlink()
     model.save(path)
-    return train.load_model(workspace / "run")
+    return runs.load_model(workspace / "run")
 
 
 def _load_pickled_dsprites(workspace):
@@ -477,15 +593,15 @@ API_CASES = {
                                          ValueError, "train_factors"),
     "sap-complex-test-factors": (lambda ws: _sap(test_factors=_codes_and_factors()[1][100:] + 0j), TypeError,
                                  "test_factors"),
-    "config-anchors-string": (lambda ws: train.TrainConfig(model="anchor-vae", anchors="12").validate(),
-                              ValueError, "--anchors"),
-    "config-anchors-floats": (lambda ws: train.TrainConfig(model="anchor-vae", anchors=(0.7, 1.9)).validate(),
-                              ValueError, "--anchors"),
-    "evaluate-seed-negative": (lambda ws: _evaluate(ws, seed=-1), ValueError, "--seed"),
-    "evaluate-num-points-zero": (lambda ws: _evaluate(ws, num_points=0), ValueError, "--num-points"),
-    "load-model-random-bytes": (lambda ws: (_random_bytes(ws / "run" / "model.keras"), train.load_model(ws / "run")),
+    "config-anchors-string": (lambda ws: runs.RunConfig.create(model="anchor-vae", anchors="12"),
+                              ValueError, "anchors must be latent dimensions"),
+    "config-anchors-floats": (lambda ws: runs.RunConfig.create(model="anchor-vae", anchors=(0.7, 1.9)),
+                              ValueError, "anchors must be latent dimensions"),
+    "evaluate-seed-negative": (lambda ws: _evaluate(ws, seed=-1), ValueError, "seed must be an integer"),
+    "evaluate-num-points-zero": (lambda ws: _evaluate(ws, num_points=0), ValueError, "num_points must be"),
+    "load-model-random-bytes": (lambda ws: (_random_bytes(ws / "run" / "model.keras"), runs.load_model(ws / "run")),
                                 ValueError, "model.keras"),
-    "load-model-with-lambda-layer": (_load_model_with_lambda_layer, ValueError, "model.keras cannot be loaded"),
+    "load-model-with-lambda-layer": (_load_model_with_lambda_layer, ValueError, "model.keras: cannot be loaded"),
     "dsprites-npz-with-pickled-array": (_load_pickled_dsprites, ValueError, "pickled.npz: 'latents_classes'"),
 }
 
@@ -512,7 +628,7 @@ def test_two_runs_with_the_same_seed_log_the_same_terms(trained):
     """Determinism: the 4-step run and the first 4 steps of the 6-step run are two separate
     runs with seed 3; every logged term agrees (history.csv keeps 6 significant digits)."""
     root, _ = trained
-    short, long = train.read_history(root / "run"), train.read_history(root / "reference")
+    short, long = runs.read_history(root / "run"), runs.read_history(root / "reference")
     assert set(short) == set(long) and len(short["loss"]) == 4
     for name in short:
         np.testing.assert_allclose(short[name], long[name][:4], rtol=1e-5, err_msg=name)
@@ -537,25 +653,165 @@ def test_resume_survives_checkpoint_damage_and_ends_where_the_uninterrupted_run_
     damage_run(workspace)
     if damage == "half-written-checkpoint":
         (workspace / "run" / "checkpoints" / "ckpt-6_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x")
-    history_before = train.read_history(workspace / "run")
-    config = train.TrainConfig(**{**RUN, "steps": 6}, out=str(workspace / "run"))
+    history_before = runs.read_history(workspace / "run")
+    config = runs.RunConfig.create(**{**RUN, "steps": 6}, out=str(workspace / "run"))
     if start == 4:
-        resumed = train.train(config, resume=True, progress=False)
+        resumed = runs.train(config, resume=True, progress=False)
     else:
         with pytest.warns(RuntimeWarning, match=r"from ckpt-2: .*ckpt-4"):
-            resumed = train.train(config, resume=True, progress=False)
+            resumed = runs.train(config, resume=True, progress=False)
         # nothing lost: the damaged files are kept aside, not deleted
         assert sorted(p.name.split(".")[0] for p in (workspace / "run" / "checkpoints" / "damaged").iterdir()) \
             == ["ckpt-4"] * len(list((workspace / "run" / "checkpoints" / "damaged").iterdir()))
     reference_root, reference = trained
     for got, expected in zip(resumed.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    history = train.read_history(workspace / "run")
-    expected_history = train.read_history(reference_root / "reference")
+    history = runs.read_history(workspace / "run")
+    expected_history = runs.read_history(reference_root / "reference")
     assert history["step"].tolist() == [1, 2, 3, 4, 5, 6]
     np.testing.assert_array_equal(history["loss"][:start], history_before["loss"][:start])  # rows kept
     np.testing.assert_allclose(history["loss"], expected_history["loss"], rtol=1e-5)
     checkpoints = workspace / "run" / "checkpoints"
-    assert train.checkpoint_steps(checkpoints) == [6, 4]             # two kept, as in an undamaged run
+    assert runs.RunDirectory(workspace / "run").checkpoint_steps() == [6, 4]    # two kept, as in an undamaged run
     assert not list(checkpoints.glob("*_temp*"))
     assert json.loads((workspace / "run" / "config.json").read_text())["steps"] == 6
+
+
+# --- one writer, full disks, interruptions ---------------------------------------------------
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(workspace):
+    """The lock is an flock on the run folder: the operating system drops it when its holder
+    dies, however it dies (here SIGKILL), so the next writer goes ahead."""
+    import signal
+
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        descriptor = os.open({str(workspace / "run")!r}, os.O_RDONLY)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        print("locked", flush=True)
+        time.sleep(600)
+        """)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(runs.RunInUse, match=f"process {holder.pid}"):
+        with runs.RunDirectory(workspace / "run").lock():
+            pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert cli.main(["train", "--resume", str(workspace / "run"), "--steps", "6"]) == 0
+    assert runs.read_history(workspace / "run")["step"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("writer", ["history", "checkpoint", "tensorboard", "checkpoint-state"])
+def test_a_full_disk_during_training_is_one_line_naming_the_file_and_the_resume(writer, workspace, capsys,
+                                                                                monkeypatch):
+    import tensorflow as tf
+
+    if writer == "history":
+        monkeypatch.setattr(runs.callbacks.History, "_open", _no_space)
+    elif writer == "checkpoint":
+        def full(*args, **kwargs):
+            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+        monkeypatch.setattr(tf.train.CheckpointManager, "save", full)
+    elif writer == "tensorboard":
+        def full(*args, **kwargs):
+            raise tf.errors.UnknownError(None, None, "No space left on device")
+        monkeypatch.setattr(tf.summary, "scalar", full)
+    else:
+        monkeypatch.setattr("refvae.runs.directory.write_atomic", _no_space)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["train", "--resume", str(workspace / "run"), "--steps", "6"])
+    stderr = capsys.readouterr().err
+    assert stopped.value.code == 2, stderr
+    assert "Traceback" not in stderr and "no space left on the device" in stderr
+    named = {"history": "history.csv", "checkpoint": "checkpoints", "tensorboard": "tensorboard",
+             "checkpoint-state": "checkpoints/checkpoint"}[writer]
+    assert named in stderr
+    monkeypatch.undo()
+    # nothing half-written that a later step trusts: the resume ends where the uninterrupted run ends
+    assert cli.main(["train", "--resume", str(workspace / "run"), "--steps", "6"]) == 0
+    assert runs.read_history(workspace / "run")["step"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_full_disk_stops_evaluate_before_any_metric_and_leaves_no_empty_figure(workspace, capsys, monkeypatch):
+    import tempfile
+
+    import matplotlib.figure
+
+    class FullFile:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        write = flush = fileno = _no_space
+
+    before = snapshot(workspace)
+    monkeypatch.setattr(tempfile, "TemporaryFile", FullFile)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["evaluate", str(workspace / "run"), "--metrics", "mig", "--num-points", "200"])
+    stderr = capsys.readouterr().err
+    assert stopped.value.code == 2 and "no space left on the device" in stderr and "Traceback" not in stderr
+    assert snapshot(workspace) == before                       # checked before any metric ran
+    monkeypatch.undo()
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", _no_space)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["evaluate", str(workspace / "run"), "--metrics", "mig", "--num-points", "200"])
+    stderr = capsys.readouterr().err
+    assert stopped.value.code == 2 and "reconstructions.png" in stderr and "Traceback" not in stderr
+    assert not [path for path in (workspace / "run" / "report").glob("*") if path.stat().st_size == 0]
+
+
+def test_ctrl_c_is_one_line_with_the_step_and_the_resume_that_ends_where_the_whole_run_ends(workspace, capsys,
+                                                                                            monkeypatch, trained):
+    original = runs.training.batch_at
+
+    def interrupted(dataset, config, step):
+        if step == 5:
+            raise KeyboardInterrupt
+        return original(dataset, config, step)
+
+    monkeypatch.setattr(runs.training, "batch_at", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["train", "--resume", str(workspace / "run"), "--steps", "6"])
+    stderr = capsys.readouterr().err
+    assert stopped.value.code == 130 and "Traceback" not in stderr
+    assert f"interrupted at step 5 (checkpoint written); continue with `refvae train --resume {workspace / 'run'}`" \
+        in stderr
+    assert runs.RunDirectory(workspace / "run").checkpoint_steps()[0] == 5
+    monkeypatch.undo()
+    resumed = runs.train(runs.RunConfig.load(workspace / "run").replace(steps=6), resume=True, progress=False)
+    for got, expected in zip(resumed.get_weights(), trained[1].get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(runs.read_history(workspace / "run")["loss"],
+                               runs.read_history(trained[0] / "reference")["loss"], rtol=1e-5)
+
+
+def test_metrics_json_records_what_it_scored(workspace):
+    import hashlib as hashes
+
+    import refvae
+    from refvae import evaluate
+
+    results = evaluate.evaluate(workspace / "run", ("mig",), seed=7, num_points=200, report=False)
+    scored = json.loads((workspace / "run" / "metrics.json").read_text())["scored"]
+    assert scored == results["scored"]
+    assert (scored["step"], scored["steps"], scored["seed"], scored["num_points"]) == (4, 4, 7, 200)
+    assert scored["model_sha256"] == hashes.sha256((workspace / "run" / "model.keras").read_bytes()).hexdigest()
+    assert scored["refvae"] == refvae.__version__ and scored["profile"] == "fast"
+    assert results["mig"]["settings"] == {"profile": "fast", "seed": 7, "num_points": 200, "test_points": 100}
+
+
+def test_the_default_metrics_of_a_one_factor_data_set_are_those_defined_on_it(workspace):
+    from refvae import evaluate
+
+    results = evaluate.evaluate(workspace / "run", num_points=200, report=False)
+    assert "factor-vae" not in results and "beta-vae" not in results and "dci" not in results
+    assert {"mig", "sap", "irs", "tc", "mi", "gaussian-correlation", "code-mi"} <= set(results["summary"])

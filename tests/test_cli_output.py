@@ -83,10 +83,10 @@ def test_a_command_that_imports_tensorflow_prints_no_startup_line_but_its_error(
 
 
 def test_a_refvae_warning_starts_a_line_of_its_own_after_a_progress_bar(capsys):
-    from refvae import train
+    from refvae import runs
 
     print("  7/100 ━━━ 2s 68ms/step - loss: 1.0", end="\r")         # a progress bar mid-line
-    cli._show_warning("the batch TC is negative", train.EstimatorBiasWarning, "x.py", 1)
+    cli._show_warning("the batch TC is negative", runs.callbacks.EstimatorBiasWarning, "x.py", 1)
     captured = capsys.readouterr()
     assert captured.out.endswith("\r")
     assert captured.err == "\nrefvae: warning: the batch TC is negative\n"

@@ -3,7 +3,7 @@
 Each replica encodes half of the batch; the codes are gathered before anything that looks
 across the batch (the q(z) estimators, FactorVAE's permutation of the codes, InfoMax's H(ẑ),
 the hierarchical model's q(z2)), and every optimiser steps on 1/R of the replicas' summed
-gradients (``refvae.models.vae.gradient_step``). So the loss (and every term) equals the
+gradients (``refvae.models.steps.gradient_step``). So the loss (and every term) equals the
 single-device value on the same global batch, and after a few optimiser steps every weight
 of every network agrees too. z is the posterior mean (the Concrete code: the softmax of its
 logits at the temperature) in this test, since the replicas draw their own noise, which a
@@ -30,19 +30,19 @@ SCRIPT = textwrap.dedent(
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from refvae import latents, train
+    from refvae import latents, runs
 
     latents.DiagonalGaussian.sample = lambda self, posterior, seed=None: posterior.loc
     latents.Concrete.sample = lambda self, posterior, seed=None: tf.nn.softmax(posterior.logits / posterior.temperature)
     out, options = sys.argv[1], json.loads(sys.argv[2])
     results, weights = {}, {}
     for strategy in ("default", "mirrored"):
-        config = train.TrainConfig(data="digits", steps=4, batch_size=32, latent_dim=4, out=f"{out}/{strategy}",
+        config = runs.RunConfig.create(data="digits", steps=4, batch_size=32, latent_dim=4, out=f"{out}/{strategy}",
                                    checkpoint_every=4, log_every=1, seed=1, strategy=strategy, **options)
-        model = train.train(config, progress=False)
-        history = train.read_history(config.out)
+        model = runs.train(config, progress=False)
+        history = runs.read_history(config.out)
         results[strategy] = {
-            "replicas": train.make_strategy(strategy).num_replicas_in_sync,
+            "replicas": runs.make_strategy(strategy).num_replicas_in_sync,
             "history": {name: values.tolist() for name, values in history.items()},
         }
         weights[strategy] = model.get_weights()
@@ -73,8 +73,8 @@ def _runs(tmp_path, options):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_mirrored_loss_and_steps_equal_single_device_on_the_same_global_batch(tmp_path, name):
-    runs = _runs(tmp_path, MODELS[name])
-    single, mirrored = runs["default"], runs["mirrored"]
+    both = _runs(tmp_path, MODELS[name])
+    single, mirrored = both["default"], both["mirrored"]
     assert single["replicas"] == 1 and mirrored["replicas"] == 2
     # every logged term of the 4 steps (loss, TC estimates, discriminator / Q losses, ...)
     assert sorted(mirrored["history"]) == sorted(single["history"])
@@ -82,20 +82,20 @@ def test_mirrored_loss_and_steps_equal_single_device_on_the_same_global_batch(tm
         np.testing.assert_allclose(mirrored["history"][term], values, rtol=1e-5, atol=1e-5, err_msg=term)
     # every weight of every network (encoder, decoder, discriminator, Q, both hierarchical
     # layers) after 4 steps: |mirrored − single| <= 1e-6 + 1e-4 |single|
-    assert runs["num_weights"][0] == runs["num_weights"][1]
-    assert runs["excess"] <= 1e-6, runs["max_difference"]
+    assert both["num_weights"][0] == both["num_weights"][1]
+    assert both["excess"] <= 1e-6, both["max_difference"]
 
 
 def test_batch_that_does_not_split_across_replicas_is_refused(tmp_path):
-    script = SCRIPT.split("from refvae import latents, train")[0] + textwrap.dedent(
+    script = SCRIPT.split("from refvae import latents, runs")[0] + textwrap.dedent(
         """
-        from refvae import train
-        config = train.TrainConfig(data="digits", batch_size=33, out=sys.argv[1] + "/x", strategy="mirrored")
+        from refvae import runs
+        config = runs.RunConfig.create(data="digits", batch_size=33, out=sys.argv[1] + "/x", strategy="mirrored")
         try:
-            train.train(config, progress=False)
+            runs.train(config, progress=False)
         except ValueError as error:
             print(error)
         """
     )
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
-    assert "--batch-size 33 must be a multiple of the 2 replicas" in result.stdout, result.stderr[-2000:]
+    assert "batch_size 33 must be a multiple of the 2 replicas" in result.stdout, result.stderr[-2000:]

@@ -47,11 +47,11 @@ def test_every_screened_setting_changes_one_option_of_its_round():
 
 
 def test_the_recipe_preset_is_the_studys_confirmed_batch_64_setting():
-    from refvae import train
+    from refvae import runs
 
-    recipe, setting = train.PRESETS["recipe"], study_recipe.SCREEN["batch-64"]
+    recipe, setting = runs.PRESETS["recipe"], study_recipe.SCREEN["batch-64"]
     assert "batch-64" in study_recipe.CONFIRM                       # confirmed on every declared seed
     for option in ("batch_size", "filters", "hidden", "learning_rate", "estimator"):
         assert recipe[option] == getattr(setting, option), option
     assert recipe["steps"] * recipe["batch_size"] == study_recipe.IMAGES // 2   # half of the study's images
-    assert train.TrainConfig().batch_size == 64 and train.TrainConfig().steps == 1920
+    assert runs.RunConfig.create().batch_size == 64 and runs.RunConfig.create().steps == 1920

@@ -10,6 +10,7 @@ MNIST / Fashion-MNIST; importing this package never imports TensorFlow (only
 - :func:`mnist`, :func:`fashion_mnist`, :func:`digits` — labelled images (000, 002, 003).
 - :func:`correlated` (001 §6.1), :func:`held_out` (002 §5.5) — change how factors are sampled.
 - :class:`GroundTruthData` — the protocol all of them follow; :func:`data_dir` — the cache.
+- :func:`load` — a data set by the name a run's configuration gives it (:data:`NAMES`).
 
 Example:
     >>> import numpy as np, refvae
@@ -42,7 +43,33 @@ from refvae.data.variants import (
     joint_configuration,
 )
 
+
+def _official_dsprites():
+    return dsprites(source="official")
+
+
+# The data sets a run's configuration names (``refvae train --data``), each built by one call.
+_BY_NAME = {
+    "dsprites": dsprites,
+    "dsprites-official": _official_dsprites,
+    "shapes": shapes3d,
+    "mnist": mnist,
+    "fashion-mnist": fashion_mnist,
+    "digits": digits,
+}
+NAMES = tuple(_BY_NAME)
+
+
+def load(name: str) -> GroundTruthData:
+    """The data set a run's configuration names (one of :data:`NAMES`)."""
+    if name not in _BY_NAME:
+        raise ValueError(f"data must be one of {', '.join(NAMES)}; got {name!r}")
+    return _BY_NAME[name]()
+
+
 __all__ = [
+    "NAMES",
+    "load",
     "CorrelatedFactors",
     "DSPRITES_FACTOR_NAMES",
     "DSPRITES_FACTOR_SIZES",

@@ -1,51 +1,43 @@
-r"""AnchorVAE's experiment (000 §6.2-6.3) under its first import path.
+"""Old import path of AnchorVAE's measurements (000 §6.2-6.3); each name warns and gives the new one.
 
-AnchorVAE is no model class of its own: it is the catalogue objective
-``refvae.objectives.get("anchor-vae", lam=λ, anchors=[...])`` on a :class:`refvae.models.VAE`
-(000 eq 21),
-
-    loss = −rec + Σ_{d ∉ a} KL_d + (1 − λ) Σ_{d ∈ a} KL_d.
-
-What its experiment measures lives with the metrics, and this module hands the names on:
-
-* the information each unit carries, I(x; z_j), and whether the anchors are the top units:
-  ``refvae.metrics.posterior_dimwise_mutual_information`` and ``refvae.metrics.anchor_ranking``
-  (000 Fig 4);
-* generation from Π_j q(z_j) instead of N(0, I), scored by a classifier of real digits:
-  ``refvae.metrics.sample_quality`` (``DigitsScorer``, ``frechet_distance``,
-  ``compare_sampling``; 000 §6.3).
-
-Example::
-
-    model = VAE(encoder, decoder, latents.DiagonalGaussian(8), "bernoulli",
-                objectives.get("anchor-vae", lam=0.5, anchors=[0, 1]), dataset_size=len(x))
-    model.fit(x, epochs=30)
-    ranking = anchor_ranking(dimwise_mutual_information(model, x)["mutual_info"], [0, 1])
+AnchorVAE is the catalogue objective ``refvae.objectives.get("anchor-vae", lam=λ, anchors=[...])``
+on a :class:`refvae.models.VAE` (000 eq 21); what its experiment measures lives with the
+metrics: ``refvae.metrics.posterior_dimwise_mutual_information`` and
+``refvae.metrics.anchor_ranking`` (000 Fig 4), ``refvae.metrics.sample_quality`` (000 §6.3).
+These names keep working until refvae 0.5, with a ``DeprecationWarning``; the models package
+does not import the metrics for them.
 """
 
-from refvae import latents
-from refvae.metrics import mutual_info, sampling
-from refvae.metrics.mutual_info import anchor_ranking
-from refvae.metrics.sample_quality import DigitsScorer, compare_sampling, frechet_distance
+import warnings
 
-__all__ = ["DigitsScorer", "anchor_ranking", "compare_sampling", "dimwise_mutual_information", "frechet_distance",
-           "posterior_moments"]
+from refvae._lazy import REMOVED_IN, moved_names
+
+_MOVED = {
+    "anchor_ranking": "refvae.metrics.mutual_info:anchor_ranking",
+    "DigitsScorer": "refvae.metrics.sample_quality:DigitsScorer",
+    "compare_sampling": "refvae.metrics.sample_quality:compare_sampling",
+    "frechet_distance": "refvae.metrics.sample_quality:frechet_distance",
+}
+__all__ = sorted([*_MOVED, "dimwise_mutual_information", "posterior_moments"])
+__getattr__ = moved_names(__name__, _MOVED)
+
+
+def _warn(old, new):
+    warnings.warn(f"{__name__}.{old}(model, x) is deprecated and will be removed in refvae {REMOVED_IN}: "
+                  f"use {new}", DeprecationWarning, stacklevel=3)
 
 
 def posterior_moments(model, x, batch_size=256):
-    """loc and scale [N, D] (float64 NumPy) of a Gaussian-latent VAE's q(z|x) over x."""
-    if not isinstance(model.latent, latents.DiagonalGaussian):
-        raise TypeError(f"posterior_moments needs a DiagonalGaussian latent, got {model.latent!r}")
-    if len(x) < 1:
-        raise ValueError("x must hold at least one observation")
+    """loc and scale [N, D] of a Gaussian-latent VAE's q(z|x) over x (deprecated)."""
+    _warn("posterior_moments", "refvae.metrics.sampling.posterior_moments(model.posterior, x)")
+    from refvae.metrics import sampling
+
     return sampling.posterior_moments(model.posterior, x, batch_size)
 
 
 def dimwise_mutual_information(model, x, seed=0, batch_size=256):
-    """I(x; z_j) of every unit of ``model`` over the data x (000 Fig 4), in nats.
+    """I(x; z_j) of every unit of ``model`` over the data x, in nats (deprecated)."""
+    _warn("dimwise_mutual_information", "refvae.metrics.posterior_dimwise_mutual_information(model.posterior, x)")
+    from refvae.metrics import mutual_info
 
-    ``refvae.metrics.posterior_dimwise_mutual_information(model.posterior, x)`` with the
-    latent checked; not to be confused with ``refvae.metrics.dimwise_mutual_information``,
-    which takes the posterior parameters (loc, scale).
-    """
-    return mutual_info.dimwise_mutual_information(*posterior_moments(model, x, batch_size), seed=seed)
+    return mutual_info.posterior_dimwise_mutual_information(model.posterior, x, seed=seed, batch_size=batch_size)

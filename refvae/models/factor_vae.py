@@ -48,7 +48,9 @@ import numpy as np
 import tensorflow as tf
 
 from refvae import checks, latents, objectives
-from refvae.models.vae import VAE, gather_replicas, gradient_step, observations_of
+from refvae.models import networks
+from refvae.models.steps import call_without_weight_gradients, gather_replicas, gradient_step, observations_of
+from refvae.models.vae import VAE
 
 # Kim & Mnih 2018, appendix: 6 hidden layers of 1000 units, leaky ReLU 0.2.
 PAPER_DISCRIMINATOR_HIDDEN = (1000,) * 6
@@ -136,19 +138,6 @@ def discriminator_loss(logits_joint, logits_product):
     loss = 0.5 * (tf.reduce_mean(tf.nn.softplus(-logits_joint)) + tf.reduce_mean(tf.nn.softplus(logits_product)))
     correct = tf.concat([tf.cast(logits_joint > 0, loss.dtype), tf.cast(logits_product < 0, loss.dtype)], axis=0)
     return loss, tf.reduce_mean(correct)
-
-
-def call_without_weight_gradients(network, inputs, training=False):
-    """``network(inputs)`` with the network's weights held constant (no gradient to them).
-
-    The weights enter through ``stop_gradient`` in a ``stateless_call``; the gradient with
-    respect to ``inputs`` flows as usual. Used for the VAE's side of an auxiliary network
-    (FactorVAE's discriminator, InfoMax's Q), so the VAE loss cannot update it.
-    """
-    trainable = [tf.stop_gradient(v.value) for v in network.trainable_variables]
-    non_trainable = [v.value for v in network.non_trainable_variables]
-    outputs, _ = network.stateless_call(trainable, non_trainable, inputs, training=training)
-    return outputs
 
 
 def _check_fraction(name, value):
@@ -392,3 +381,18 @@ class FactorVAE(VAE):
             "discriminator_beta_2": self.discriminator_beta_2,
         })
         return config
+
+    @property
+    def estimated_tc_weight(self):
+        """0: the TC in the loss is the discriminator's; the minibatch estimate is only logged."""
+        return 0.0
+
+
+def build(spec, config, dataset):
+    """The FactorVAE of a run (``refvae.runs.registry``): ``gamma``, ``eta`` and the discriminator's
+    options of ``config``, the networks of ``config.architecture`` for ``dataset``."""
+    latent = latents.DiagonalGaussian(config.latent_dim)
+    encoder, decoder = networks.for_run(config, tuple(dataset.observation_shape), latent)
+    return FactorVAE(encoder, decoder, latent, "bernoulli", **config.hyperparameters,
+                     dataset_size=int(dataset.num_observations), estimator=config.estimator, seed=config.seed)
+

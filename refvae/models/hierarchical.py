@@ -56,7 +56,14 @@ import tensorflow_probability as tfp
 
 from refvae import checks, decompositions, estimators, latents
 from refvae.models import likelihoods, networks
-from refvae.models.vae import deserialize_networks, gather_replicas, gradient_step, observations_of, serialize_networks
+from refvae.models.protocol import ModelMixin
+from refvae.models.steps import (
+    deserialize_networks,
+    gather_replicas,
+    gradient_step,
+    observations_of,
+    serialize_networks,
+)
 
 # Batch means logged by the model, in this order.
 TERMS = ("loss", "elbo", "reconstruction", "reconstruction_2", "entropy_z1_given_x", "kl_2",
@@ -95,7 +102,7 @@ def _check_width(name, network, side, width):
 
 
 @keras.saving.register_keras_serializable(package="refvae")
-class HierarchicalVAE(keras.Model):
+class HierarchicalVAE(ModelMixin, keras.Model):
     """Two stochastic layers trained jointly on the ELBO of 000 eq 19; per-layer terms logged.
 
     Logged terms (nats per data point): ``elbo``; ``reconstruction`` E log p(x|z1);
@@ -122,7 +129,6 @@ class HierarchicalVAE(keras.Model):
     """
 
     NETWORKS = ("encoder1", "encoder2", "decoder2", "decoder1")   # serialised by get_config
-    OPTIMIZERS = ("optimizer",)                                     # held by a training checkpoint
 
     def __init__(self, encoder1, encoder2, decoder2, decoder1, z1_dim, num_classes=10, likelihood="bernoulli",
                  *, dataset_size, estimator="mss1", data_entropy=None, lam=0.0, seed=0, **kwargs):
@@ -162,8 +168,8 @@ class HierarchicalVAE(keras.Model):
         self.built = True
 
     @property
-    def metrics(self):
-        return list(self.trackers.values())
+    def optimized_variables(self):
+        return self.trainable_variables
 
     def posterior1(self, x, training=False):
         """q(z1 | x): a ``tfd.Normal`` with batch [B, z1_dim]."""
@@ -227,11 +233,6 @@ class HierarchicalVAE(keras.Model):
                                       - terms["sum_mi_z1_x"])
         return terms, -(terms["elbo"] + tf.constant(self.lam, z1.dtype) * terms["kl_2"])
 
-    def _update_metrics(self, terms, loss):
-        for name, tracker in self.trackers.items():
-            tracker.update_state(loss if name == "loss" else terms[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
     def train_step(self, data):
         x = observations_of(data)
         with tf.GradientTape() as tape:
@@ -285,9 +286,14 @@ class HierarchicalVAE(keras.Model):
                for start in range(0, len(x), batch_size)]
         return tf.concat(ids, axis=0).numpy()
 
-    def sample(self, n, classes=None, seed=None):
-        """n images E[x | z1], z1 ~ p(z1 | z2), z2 uniform or the given classes [n]."""
+    def sample(self, n, source="prior", seed=None, reference=None, classes=None):
+        """n images E[x | z1], z1 ~ p(z1 | z2), z2 uniform over the classes or the given ``classes`` [n].
+
+        ``source`` is "prior" (the model's generative path, 000 eq 19; ``reference`` unused).
+        """
         n = checks.integer(n, "n")
+        if source not in self.SAMPLE_SOURCES:
+            raise ValueError(f"source must be one of {list(self.SAMPLE_SOURCES)}, got {source!r}")
         generator = self.seed_generator if seed is None else keras.random.SeedGenerator(seed)
         if classes is None:
             classes = keras.random.randint((n,), 0, self.num_classes, seed=generator)
@@ -298,6 +304,24 @@ class HierarchicalVAE(keras.Model):
         chosen = tfp.distributions.Normal(tf.gather(conditional.loc, classes), tf.gather(conditional.scale, classes))
         z1 = self.latent1.sample(chosen, seed=generator)
         return self.likelihood.mean(self.decoder1(z1))
+
+    # ------------------------------------------------------------------ the protocol of refvae.models.protocol
+
+    @property
+    def observation_shape(self):
+        return tuple(self.encoder1.inputs[0].shape[1:])
+
+    def code_posterior(self, x):
+        """q(z1 | x): the metrics score the Gaussian layer z1 (000 §6.1)."""
+        return self.posterior1(x)
+
+    @property
+    def code_size(self):
+        return self.z1_dim
+
+    def decode_code(self, codes, like=None):
+        """E[x | z1 = codes] (z1 is the whole code of the bottom layer; ``like`` is not needed)."""
+        return self.likelihood.mean(self.decoder1(tf.convert_to_tensor(codes, dtype=self.decoder1.compute_dtype)))
 
     def get_config(self):
         config = super().get_config()
@@ -317,3 +341,16 @@ class HierarchicalVAE(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**deserialize_networks(config, cls.NETWORKS))
+
+
+def build(spec, config, dataset):
+    """000 §6.1's two-layer model for a run: x -> z1 (Gaussian, ``config.latent_dim``) -> z2 (one-hot,
+    ``num_classes``), ``hidden`` between x and z1 and ``top_hidden`` between z1 and z2 (MLPs)."""
+    options = dict(config.hyperparameters)
+    num_classes = options.pop("num_classes", spec.option("num_classes").default)
+    layers = {"hidden1": config.hidden, "hidden2": options.pop("top_hidden", None)}
+    encoders = build_networks(tuple(dataset.observation_shape), config.latent_dim, num_classes,
+                              **{name: value for name, value in layers.items() if value is not None})
+    return HierarchicalVAE(*encoders, z1_dim=config.latent_dim, num_classes=num_classes, **options,
+                           dataset_size=int(dataset.num_observations), estimator=config.estimator, seed=config.seed)
+

@@ -54,8 +54,8 @@ import tensorflow_probability as tfp
 
 from refvae import estimators, latents
 from refvae.models import networks
-from refvae.models.factor_vae import call_without_weight_gradients
-from refvae.models.vae import VAE, gather_replicas, gradient_step, observations_of
+from refvae.models.steps import call_without_weight_gradients, gather_replicas, gradient_step, observations_of
+from refvae.models.vae import VAE
 
 # Lower bound of Q's Gaussian scale, keeping log Q finite.
 _MIN_SCALE = 1e-4
@@ -288,3 +288,16 @@ class InfoMaxVAE(VAE):
             "q_learning_rate": self.q_learning_rate,
         })
         return config
+
+
+def build(spec, config, dataset):
+    """The InfoMax VAE of a run (003 §4.4): a Concrete unit c of ``num_classes`` categories beside
+    ``config.latent_dim`` Gaussian units, I(x; c) maximised with weight ``lam`` (003 eq 4.8); the
+    networks of ``config.architecture`` for ``dataset``."""
+    options = dict(config.hyperparameters)
+    num_classes = options.pop("num_classes", spec.option("num_classes").default)
+    latent = latents.Grouped([latents.DiagonalGaussian(config.latent_dim), latents.Concrete(num_classes)])
+    encoder, decoder = networks.for_run(config, tuple(dataset.observation_shape), latent)
+    return InfoMaxVAE(encoder, decoder, latent, "bernoulli", info_units=[config.latent_dim], **options,
+                      dataset_size=int(dataset.num_observations), estimator=config.estimator, seed=config.seed)
+

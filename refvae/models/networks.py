@@ -49,6 +49,7 @@ def _check_shape(name, shape, rank=None):
 def _check_architecture(architecture):
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; known architectures: {list(ARCHITECTURES)}")
+    return architecture
 
 
 def _check_conv_image(name, shape, filters):
@@ -146,3 +147,18 @@ def build(architecture, input_shape, latent, **options):
     """
     return (build_encoder(architecture, input_shape, latent.param_size, **options),
             build_decoder(architecture, input_shape, latent.event_size, **options))
+
+
+def resolve_architecture(architecture, input_shape):
+    """"auto" -> "conv" for 64×64 images (the conv net's input), "mlp" otherwise; others unchanged."""
+    if architecture == "auto":
+        return "conv" if tuple(input_shape[:2]) == (64, 64) else "mlp"
+    return _check_architecture(architecture)
+
+
+def for_run(config, input_shape, latent):
+    """Encoder and decoder of a run's configuration (its ``architecture``, ``hidden`` and ``filters``)."""
+    options = {} if config.filters is None else {"filters": tuple(config.filters)}
+    return build(resolve_architecture(config.architecture, input_shape), input_shape, latent,
+                 hidden=config.hidden, **options)
+

@@ -41,7 +41,15 @@ import tensorflow as tf
 
 from refvae import checks, decompositions, estimators, latents, objectives
 from refvae import terms as extra_terms
-from refvae.models import likelihoods
+from refvae.models import likelihoods, networks
+from refvae.models.protocol import ModelMixin
+from refvae.models.steps import (
+    deserialize_networks,
+    gather_replicas,
+    gradient_step,
+    observations_of,
+    serialize_networks,
+)
 
 SOURCES = ("prior", "marginals")
 
@@ -76,61 +84,8 @@ def _check_network(name, network, width, side):
         raise ValueError(f"{name} {side} width must be {width} for this latent family, got {shape[-1]}")
 
 
-def serialize_networks(model, names):
-    """{name: serialised sub-network} for the Keras networks ``model.<name>`` (for get_config)."""
-    return {name: keras.saving.serialize_keras_object(getattr(model, name)) for name in names}
-
-
-def deserialize_networks(config, names):
-    """A copy of ``config`` with the serialised networks ``names`` rebuilt (for from_config)."""
-    config = dict(config)
-    for name in names:
-        config[name] = keras.saving.deserialize_keras_object(config[name])
-    return config
-
-
-def gather_replicas(*tensors):
-    """The tensors of the global batch: under a ``tf.distribute`` strategy with R > 1 replicas
-    each replica holds a slice of the batch, and these are the slices concatenated in replica
-    order (``all_gather`` on axis 0); with one replica the tensors themselves.
-
-    Every quantity that looks across the batch (a q(z) estimator, a permutation of the codes,
-    a batch mean of class probabilities) is computed on gathered tensors, so every replica
-    computes the value a single device computes on the whole batch.
-    """
-    replica = tf.distribute.get_replica_context()
-    if replica is None or replica.num_replicas_in_sync == 1:
-        return tensors if len(tensors) != 1 else tensors[0]
-    gathered = tuple(tf.ensure_shape(replica.all_gather(t, axis=0), [None, *t.shape[1:]]) for t in tensors)
-    return gathered if len(gathered) != 1 else gathered[0]
-
-
-def gradient_step(tape, loss, variables, optimizer):
-    """One step of ``optimizer`` on ``loss`` with respect to ``variables``; the one gradient
-    path of every refvae model, one call per optimiser.
-
-    With R replicas every replica computes the same global-batch loss (``gather_replicas``);
-    the gradient of ``all_gather`` sums the R identical upstream gradients onto the local
-    slice, and the optimiser sums the replicas' gradients, so each gradient is R times the
-    single-device one and the loss is scaled by 1/R. (A loss that is a mean over the local
-    slice only comes out the same way: the R local means of the gradient sum to R times the
-    global mean.) ``tape`` has recorded ``loss``; the 1/R enters as the gradient seed, so
-    the caller's tape need not record it.
-    """
-    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-    seed = tf.constant(1.0 / replicas, loss.dtype) if replicas > 1 else None
-    optimizer.apply(tape.gradient(loss, variables, output_gradients=seed), variables)
-
-
-def observations_of(data):
-    """x from what ``fit`` passes: x, (x,), (x, y) or (x, y, sample_weight)."""
-    if isinstance(data, (tuple, list)):
-        return data[0]
-    return data
-
-
 @keras.saving.register_keras_serializable(package="refvae")
-class VAE(keras.Model):
+class VAE(ModelMixin, keras.Model):
     """A VAE trained on a weighted objective of named ELBO terms.
 
     Args:
@@ -148,7 +103,7 @@ class VAE(keras.Model):
     """
 
     NETWORKS = ("encoder", "decoder")   # the Keras sub-networks that get_config serialises
-    OPTIMIZERS = ("optimizer",)         # every optimiser a training checkpoint must hold
+    SAMPLE_SOURCES = SOURCES
 
     def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", *, dataset_size,
                  estimator="mss1", decomposition=None, groups=None, seed=0, **kwargs):
@@ -275,27 +230,12 @@ class VAE(keras.Model):
         """The trainable variables of the encoder and decoder (what ``self.optimizer`` updates)."""
         return self.encoder.trainable_variables + self.decoder.trainable_variables
 
-    def compile(self, optimizer="adam", **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-        # Built on the encoder and decoder only: models with auxiliary networks (FactorVAE's
-        # discriminator, InfoMax's Q) give those their own optimisers.
-        self.optimizer.build(self.vae_variables)
-
-    def compile_from_config(self, config):
-        # Keras skips a custom compile when loading; this one is safe to replay.
-        self.compile(**keras.saving.deserialize_keras_object(config))
+    @property
+    def optimized_variables(self):
+        return self.vae_variables
 
     def _step(self):
         return self.optimizer.iterations if self.optimizer is not None else 0
-
-    def _update_metrics(self, terms, loss):
-        for name, tracker in self.trackers.items():
-            tracker.update_state(loss if name == "loss" else terms[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def vae_step(self, x):
         """One step of ``self.optimizer`` on the encoder and decoder; returns (terms, loss)."""
@@ -334,6 +274,55 @@ class VAE(keras.Model):
         """E[x | z] (``mean=True``) or the raw decoder output (logits / means)."""
         output = self.decoder(z, training=training)
         return self.likelihood.mean(output) if mean else output
+
+    # ------------------------------------------------------------------ the protocol of refvae.models.protocol
+
+    @property
+    def observation_shape(self):
+        return tuple(self.encoder.inputs[0].shape[1:])
+
+    def _gaussian_part(self):
+        """(index of the Gaussian part of a grouped latent or None for a Gaussian latent, its
+        first event coordinate, the Gaussian family)."""
+        if isinstance(self.latent, latents.DiagonalGaussian):
+            return None, 0, self.latent
+        offset = 0
+        for index, part in enumerate(getattr(self.latent, "parts", ())):
+            if isinstance(part, latents.DiagonalGaussian):
+                return index, offset, part
+            offset += part.event_size
+        raise ValueError(f"the latent {self.latent!r} has no Gaussian part for the metrics to score")
+
+    def code_posterior(self, x):
+        """q(z | x) of the Gaussian code the metrics score: the whole latent of a Gaussian VAE, the
+        Gaussian part of a grouped latent (InfoMax's, whose categorical part is a cluster label)."""
+        index, _, _ = self._gaussian_part()
+        posterior = self.posterior(x)
+        return posterior if index is None else posterior.parts[index]
+
+    @property
+    def code_size(self):
+        return self._gaussian_part()[2].event_size
+
+    def decode_code(self, codes, like=None):
+        """E[x | z] with the Gaussian code set to ``codes`` [n, D]; the other parts of the latent
+        are the mean code of the observation ``like`` [1, ...] (needed when there are any)."""
+        index, offset, gaussian = self._gaussian_part()
+        codes = tf.convert_to_tensor(codes, dtype=self.decoder.compute_dtype)
+        if index is None:
+            return self.decode(codes)
+        if like is None:
+            raise ValueError("like must be an observation [1, ...] when the latent has parts besides the Gaussian code")
+        mean = tf.cast(self.latent.mean(self.posterior(like)), codes.dtype)
+        full = tf.repeat(mean[:1], tf.shape(codes)[0], axis=0)
+        columns = tf.range(offset, offset + gaussian.event_size)[:, None]
+        full = tf.transpose(tf.tensor_scatter_nd_update(tf.transpose(full), columns, tf.transpose(codes)))
+        return self.decode(full)
+
+    @property
+    def estimated_tc_weight(self):
+        """The weight of the minibatch TC estimate in the loss (refvae.runs' bias monitor reads it)."""
+        return float(self.objective.weights.get("total_correlation", 0.0))
 
     def fit_marginals(self, x, batch_size=256):
         """Store the posterior parameters of reference data x for ``sample(source="marginals")``.
@@ -456,3 +445,15 @@ class TemperatureSchedule(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self.temperature.assign(self.value(int(self.model.optimizer.iterations.numpy())))
+
+
+def build(spec, config, dataset):
+    """The VAE of a run: the catalogue objective of ``spec`` (``refvae.runs.registry``) with the
+    hyperparameters of ``config``, a Gaussian latent of ``config.latent_dim`` dimensions, the
+    networks of ``config.architecture`` for ``dataset``'s observations, a Bernoulli likelihood."""
+    latent = latents.DiagonalGaussian(config.latent_dim)
+    encoder, decoder = networks.for_run(config, tuple(dataset.observation_shape), latent)
+    objective = objectives.get(spec.objective, **config.hyperparameters)
+    return VAE(encoder, decoder, latent, "bernoulli", objective, dataset_size=int(dataset.num_observations),
+               estimator=config.estimator, seed=config.seed)
+

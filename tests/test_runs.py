@@ -1,4 +1,4 @@
-"""`refvae train` / `evaluate`: validation before work, resumable runs, reports."""
+"""refvae.runs and `refvae train` / `evaluate`: validation before work, resumable runs, reports."""
 
 import json
 import subprocess
@@ -7,35 +7,34 @@ import sys
 import numpy as np
 import pytest
 
-from refvae import train
+from refvae import data, runs
 
 
 def _config(tmp_path, **overrides):
     values = dict(model="beta-tcvae", data="digits", steps=30, batch_size=32, out=str(tmp_path / "run"),
                   checkpoint_every=10, log_every=5, latent_dim=4, seed=3)
     values.update(overrides)
-    return train.TrainConfig(**values)
+    return runs.RunConfig.create(**values)
 
 
 @pytest.mark.parametrize(
     "overrides, option",
     [
-        (dict(steps=-5), "--steps"),
-        (dict(beta=-1.0), "--beta"),
-        (dict(estimator="magic"), "--estimator"),
-        (dict(model="vae", beta=2.0), "--beta does not apply"),
-        (dict(batch_size=1), "--batch-size"),
-        (dict(model="gan"), "--model"),
-        (dict(anchors=(7,)), "--anchors"),
-        (dict(architecture="resnet"), "--architecture"),
-        (dict(hidden=(256, 0)), "--hidden"),
-        (dict(filters=(16, -1, 32, 32)), "--filters"),
+        (dict(steps=-5), "steps must be a positive integer"),
+        (dict(beta=-1.0), "beta must be a number >= 0"),
+        (dict(estimator="magic"), "estimator must be one of"),
+        (dict(model="vae", beta=2.0), "beta does not apply to model vae"),
+        (dict(batch_size=1), "batch_size must be an integer >= 2"),
+        (dict(model="gan"), "model must be one of"),
+        (dict(model="anchor-vae", anchors=(7,)), r"anchors must be distinct latent dimensions in \[0, 4\)"),
+        (dict(architecture="resnet"), "architecture must be one of"),
+        (dict(hidden=(256, 0)), "hidden must be positive integers"),
+        (dict(filters=(16, -1, 32, 32)), "filters must be positive integers"),
     ],
 )
-def test_bad_options_are_refused_before_any_work(tmp_path, overrides, option):
-    config = _config(tmp_path, **overrides)
-    with pytest.raises(ValueError, match=option):
-        train.train(config, progress=False)
+def test_bad_options_are_refused_when_the_config_is_made(tmp_path, overrides, option):
+    with pytest.raises(runs.ConfigError, match=option):
+        _config(tmp_path, **overrides)
     assert not (tmp_path / "run").exists()
 
 
@@ -48,11 +47,11 @@ def test_architecture_and_hidden_widths_reach_the_networks_and_the_saved_config(
                               "--out", str(tmp_path / "run")])
     config = cli._train_config(args)
     assert (config.architecture, config.hidden) == ("mlp", (48, 24))
-    model = train.build_model(config, train.load_data("dsprites"))
+    model = runs.build_model(config, data.load("dsprites"))
     dense = [layer.units for layer in model.encoder.layers if hasattr(layer, "units")]
     assert dense == [48, 24, 2 * config.latent_dim]            # 4096 -> 48 -> 24 -> (mu, sigma) of 10 latents
-    assert train.TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))).hidden == (48, 24)
-    auto = train.build_model(_config(tmp_path, data="dsprites", latent_dim=10), train.load_data("dsprites"))
+    assert runs.RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))).hidden == (48, 24)
+    auto = runs.build_model(_config(tmp_path, data="dsprites", latent_dim=10), data.load("dsprites"))
     assert any("conv" in layer.name for layer in auto.encoder.layers)    # auto: 64 x 64 images get the conv net
 
 
@@ -63,66 +62,69 @@ def test_filters_reach_the_conv_networks_and_the_saved_config(tmp_path):
     args = cli.build_parser().parse_args(["train", "--data", "dsprites", "--filters", "8,8,16,16",
                                           "--out", str(tmp_path / "run")])
     config = cli._train_config(args)
-    model = train.build_model(config, train.load_data("dsprites"))
+    model = runs.build_model(config, data.load("dsprites"))
     assert [layer.filters for layer in model.encoder.layers if hasattr(layer, "filters")] == [8, 8, 16, 16]
     # the decoder mirrors them and ends in one channel of logits
     assert [layer.filters for layer in model.decoder.layers if hasattr(layer, "filters")] == [16, 8, 8, 1]
-    assert train.TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))).filters == (8, 8, 16, 16)
+    assert runs.RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))).filters == (8, 8, 16, 16)
 
 
 @pytest.mark.slow
 def test_on_checkpoint_is_called_after_every_checkpoint(tmp_path):
     calls = []
-    train.train(_config(tmp_path, steps=25), progress=False,
+    runs.train(_config(tmp_path, steps=25), progress=False,
                 on_checkpoint=lambda step, model: calls.append((step, int(model.optimizer.iterations.numpy()))))
     assert calls == [(10, 10), (20, 20), (25, 25)]
 
 
 def test_batch_larger_than_the_data_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="--batch-size 5000 is larger than the data set"):
-        train.train(_config(tmp_path, batch_size=5000), progress=False)
+    with pytest.raises(ValueError, match="batch_size 5000 is larger than the data set"):
+        runs.train(_config(tmp_path, batch_size=5000), progress=False)
 
 
 @pytest.mark.slow
 def test_run_dir_holding_a_different_model_is_refused(tmp_path):
-    train.train(_config(tmp_path, steps=2, checkpoint_every=1), progress=False)
+    runs.train(_config(tmp_path, steps=2, checkpoint_every=1), progress=False)
     with pytest.raises(ValueError, match="holds a different run"):
-        train.train(_config(tmp_path, model="beta-vae", steps=2), resume=True, progress=False)
+        runs.train(_config(tmp_path, model="beta-vae", steps=2), resume=True, progress=False)
 
 
 @pytest.mark.slow
 def test_interrupted_then_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path):
-    whole = train.train(_config(tmp_path, out=str(tmp_path / "whole")), progress=False)
-    train.train(_config(tmp_path, out=str(tmp_path / "split"), steps=20), progress=False)
-    resumed = train.train(_config(tmp_path, out=str(tmp_path / "split")), resume=True, progress=False)
+    whole = runs.train(_config(tmp_path, out=str(tmp_path / "whole")), progress=False)
+    runs.train(_config(tmp_path, out=str(tmp_path / "split"), steps=20), progress=False)
+    resumed = runs.train(_config(tmp_path, out=str(tmp_path / "split")), resume=True, progress=False)
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    history_whole = train.read_history(tmp_path / "whole")
-    history_split = train.read_history(tmp_path / "split")
+    history_whole = runs.read_history(tmp_path / "whole")
+    history_split = runs.read_history(tmp_path / "split")
     np.testing.assert_array_equal(history_whole["step"], [5, 10, 15, 20, 25, 30])
     np.testing.assert_allclose(history_whole["loss"], history_split["loss"], rtol=1e-5)
 
 
 def test_history_rows_are_appended_and_a_resume_keeps_the_rows_up_to_its_checkpoint(tmp_path):
-    path = tmp_path / "history.csv"
-    for step in (5, 10, 15):
-        train._append_history(path, step, {"loss": 100.0 / step, "kl": step / 4})
-    expected = "step,loss,kl\r\n5,20,1.25\r\n10,10,2.5\r\n15,6.66667,3.75\r\n"
-    assert path.read_bytes() == expected.encode()
-    with path.open("ab") as handle:  # an append cut short by an interruption
-        handle.write(b"1")  # the first byte of "150,...": step 1 <= 15, but its terms are missing
-    train._truncate_history(path, 15)
-    assert path.read_bytes() == expected.encode()
-    train._truncate_history(path, 10)
-    assert path.read_bytes() == expected.rsplit("15,", 1)[0].encode()
-    assert train.read_history(tmp_path)["loss"].tolist() == [20.0, 10.0]
+    history = runs.callbacks.History(every=5, path=tmp_path / "history.csv")
+    history.on_train_begin(None, 0, 15)
+    for step in range(1, 16):
+        history.on_step_end(step, {"loss": 100.0 / step, "kl": step / 4})
+    expected = "step,loss,kl\n5,20,1.25\n10,10,2.5\n15,6.66667,3.75\n"
+    assert (tmp_path / "history.csv").read_bytes() == expected.encode()
+    assert history.as_arrays()["loss"].tolist() == [20.0, 10.0, 100.0 / 15]
+    directory = runs.RunDirectory(tmp_path)
+    with (tmp_path / "history.csv").open("ab") as handle:  # an append cut short by an interruption
+        handle.write(b"2")  # the first byte of "20,...": its terms are missing
+    rows = directory.checked_history(["step", "loss", "kl"], upto=15)
+    assert [row["step"] for row in rows] == ["5", "10", "15"]
+    directory.rewrite_history(directory.checked_history(["step", "loss", "kl"], upto=10))
+    assert (tmp_path / "history.csv").read_bytes() == expected.rsplit("15,", 1)[0].encode()
+    assert runs.read_history(tmp_path)["loss"].tolist() == [20.0, 10.0]
 
 
 @pytest.mark.slow
 def test_saved_model_loads_safely_and_encodes_like_the_trained_one(tmp_path):
-    model = train.train(_config(tmp_path, steps=5), progress=False)
-    loaded = train.load_model(tmp_path / "run")
-    x = train.load_data("digits").observations_from_factors(np.arange(10)[:, None])
+    model = runs.train(_config(tmp_path, steps=5), progress=False)
+    loaded = runs.load_model(tmp_path / "run")
+    x = data.load("digits").observations_from_factors(np.arange(10)[:, None])
     np.testing.assert_allclose(np.asarray(model.posterior(x).loc), np.asarray(loaded.posterior(x).loc), atol=1e-6)
     assert not list((tmp_path / "run").glob("*.tmp")) and not list((tmp_path / "run").glob("tmp-*"))
 
@@ -135,7 +137,7 @@ def test_cli_train_interrupt_resume_evaluate(tmp_path):
               "--checkpoint-every", "5", "--log-every", "5", "--out", str(run)]
     subprocess.run(base + ["train", "--steps", "10", *common], check=True, capture_output=True)
     subprocess.run(base + ["train", "--resume", str(run), "--steps", "20"], check=True, capture_output=True)
-    assert train.read_history(run)["step"].tolist() == [5, 10, 15, 20]
+    assert runs.read_history(run)["step"].tolist() == [5, 10, 15, 20]
     out = subprocess.run(base + ["evaluate", str(run), "--metrics", "mig,mi", "--num-points", "300"],
                          check=True, capture_output=True, text=True).stdout
     metrics = json.loads((run / "metrics.json").read_text())
@@ -159,9 +161,9 @@ def test_cli_train_interrupt_resume_evaluate(tmp_path):
 def test_sampled_mig_on_a_subgrid_equals_mig_sampled_of_the_subgrid_posteriors(tmp_path):
     from refvae import evaluate, metrics
 
-    dataset = train.load_data("dsprites")
+    dataset = data.load("dsprites")
     config = _config(tmp_path, data="dsprites", architecture="mlp", hidden=(8,), latent_dim=3)
-    model = train.build_model(config, dataset)
+    model = runs.build_model(config, dataset)
     steps = (1, 3, 20, 16, 16)                                   # 3 x 2 x 2 x 2 x 2 = 48 grid points
     result = evaluate.compute_metrics(model, dataset, ["mig-sampled"], num_points=48, subgrid=steps)["mig-sampled"]
     assert result["grid_sizes"] == [3, 2, 2, 2, 2]
@@ -205,8 +207,8 @@ def test_every_subcommand_has_complete_help():
 )
 def test_extreme_settings_stay_finite(tmp_path, overrides):
     config = _config(tmp_path, steps=3, checkpoint_every=3, log_every=1, learning_rate=1e-3, **overrides)
-    train.train(config, progress=False)
-    history = train.read_history(tmp_path / "run")
+    runs.train(config, progress=False)
+    history = runs.read_history(tmp_path / "run")
     assert history["step"].tolist() == [1, 2, 3]
     for name, values in history.items():
         assert np.all(np.isfinite(values)), name
@@ -214,15 +216,15 @@ def test_extreme_settings_stay_finite(tmp_path, overrides):
 
 @pytest.mark.slow
 def test_non_finite_loss_stops_the_run_naming_step_terms_and_checkpoint(tmp_path, monkeypatch):
-    original = train.batch_at
+    original = runs.training.batch_at
 
     def poisoned(dataset, config, step):
         batch = original(dataset, config, step)
         return batch * np.nan if step == 4 else batch
 
-    monkeypatch.setattr(train, "batch_at", poisoned)
-    with pytest.raises(train.NonFiniteLoss, match=r"non-finite loss at step 5: loss=nan.*last good checkpoint: .*ckpt-4"):
-        train.train(_config(tmp_path, steps=10, checkpoint_every=2), progress=False)
+    monkeypatch.setattr(runs.training, "batch_at", poisoned)
+    with pytest.raises(runs.NonFiniteLoss, match=r"non-finite loss at step 5: loss=nan.*last good checkpoint: .*ckpt-4"):
+        runs.train(_config(tmp_path, steps=10, checkpoint_every=2), progress=False)
 
 
 @pytest.mark.slow
@@ -250,7 +252,7 @@ def test_mss_objective_at_batch_2048_and_64_dims_has_finite_gradients():
 def _monitor(**overrides):
     values = dict(dataset_size=737_280, batch_size=64, estimator="mss1", tc_weight=6.0, total_steps=100)
     values.update(overrides)
-    return train.EstimatorBiasMonitor(**values)
+    return runs.callbacks.EstimatorBiasMonitor(**values)
 
 
 def test_bias_monitor_warns_once_when_the_batch_tc_is_mostly_negative():
@@ -262,7 +264,7 @@ def test_bias_monitor_warns_once_when_the_batch_tc_is_mostly_negative():
     assert [i for i, m in enumerate(messages) if m] == [9]
     assert "negative in 80% of the logged steps" in messages[9]
     assert "weighted by 6 > 1 the objective rewards the estimator's bias" in messages[9]
-    assert "A larger --batch-size (at least 1024)" in messages[9]
+    assert "A larger batch size (at least 1024) shrinks the bias" in messages[9]
     # the remedy never suggests the batch the run already has: four times it, when that is above 1024
     big = _monitor(batch_size=512)
     message = [big.update(5 * row, {"total_correlation": -1.0, "index_code_mi": 5.0}) for row in range(1, 21)][9]
@@ -284,14 +286,14 @@ def test_bias_monitor_stays_silent_on_a_sound_estimate():
 
 
 def test_traversal_rows_are_labelled_with_the_factor_they_carry():
-    from refvae import evaluate
+    from refvae.report import traversal_factor
 
     names = ("shape", "scale", "pos_x")
     entropy = np.log([3.0, 6.0, 32.0])
     # I / H = (0.1, 0.8, 0.05): scale alone; (0.0, 0.3, 0.2): scale and pos_x (0.2 >= 0.5 * 0.3); all < 0.05: inactive
-    assert evaluate.traversal_factor(np.array([0.1, 0.8, 0.05]) * entropy, entropy, names) == "scale"
-    assert evaluate.traversal_factor(np.array([0.0, 0.3, 0.2]) * entropy, entropy, names) == "scale + pos_x"
-    assert evaluate.traversal_factor(np.array([0.01, 0.04, 0.0]) * entropy, entropy, names) == "inactive"
+    assert traversal_factor(np.array([0.1, 0.8, 0.05]) * entropy, entropy, names) == "scale"
+    assert traversal_factor(np.array([0.0, 0.3, 0.2]) * entropy, entropy, names) == "scale + pos_x"
+    assert traversal_factor(np.array([0.01, 0.04, 0.0]) * entropy, entropy, names) == "inactive"
 
 
 def test_the_printed_comparison_counts_seeds_and_calls_a_winner_only_with_two_thirds():
