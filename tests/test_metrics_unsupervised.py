@@ -9,7 +9,7 @@ from sklearn.metrics import mutual_info_score
 from test_metrics_utils import ToyGroundTruth, identity
 
 from refvae import info, metrics
-from refvae.metrics import utils
+from refvae.metrics import discrete, sampling
 
 
 def grid(sizes):
@@ -134,7 +134,7 @@ def test_code_mutual_info_matches_sklearn_on_binned_codes():
     rng = np.random.default_rng(3)
     codes = rng.normal(size=(2000, 3))
     codes[:, 2] += codes[:, 0]
-    bins = utils.discretize(codes, 20)
+    bins = discrete.discretize(codes, 20)
     pairs = [(j, k) for j in range(3) for k in range(3) if j != k]
     expected = np.mean([mutual_info_score(bins[:, j], bins[:, k]) for j, k in pairs])
     assert metrics.code_mutual_info(codes)["mutual_info_score"] == pytest.approx(expected, abs=1e-12)
@@ -143,7 +143,7 @@ def test_code_mutual_info_matches_sklearn_on_binned_codes():
 def test_unsupervised_scores_and_their_sampled_wrapper():
     data = ToyGroundTruth((3, 4))
     result = metrics.compute_unsupervised_scores(data, identity, rng=0, num_train=400)
-    codes, _ = utils.sample_representation(data, identity, 400, np.random.default_rng(0))
+    codes, _ = sampling.sample_representation(data, identity, 400, np.random.default_rng(0))
     direct = metrics.unsupervised_scores(codes)
     for key in ("gaussian_total_correlation", "gaussian_wasserstein_correlation", "mutual_info_score"):
         assert result[key] == direct[key]

@@ -7,7 +7,7 @@ import pytest
 from scipy.special import logsumexp
 from sklearn.metrics import mutual_info_score
 
-from refvae.metrics import utils
+from refvae.metrics import discrete, gaussian_mixture, inputs, sampling
 
 
 class ToyGroundTruth:
@@ -34,55 +34,55 @@ def identity(observations):
 def test_discretize_uses_equal_width_bins_with_the_maximum_in_the_last_bin():
     codes = np.array([[0.0], [0.49], [0.5], [0.99], [1.0]])
     # edges 0, 0.5, 1: values >= 0.5 go to bin 1, including the maximum 1.0
-    assert utils.discretize(codes, num_bins=2)[:, 0].tolist() == [0, 0, 1, 1, 1]
+    assert discrete.discretize(codes, num_bins=2)[:, 0].tolist() == [0, 0, 1, 1, 1]
 
 
 def test_discretize_puts_a_constant_code_in_one_bin():
-    assert np.unique(utils.discretize(np.full((7, 1), 3.0), num_bins=20)).size == 1
+    assert np.unique(discrete.discretize(np.full((7, 1), 3.0), num_bins=20)).size == 1
 
 
 def test_discrete_mutual_info_matrix_matches_sklearn_loop():
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 7, size=(3000, 4))
     factors = np.stack([rng.integers(-3, 2, size=3000), codes[:, 1] * 10 + rng.integers(0, 2, size=3000)], axis=1)
-    matrix = utils.discrete_mutual_info_matrix(codes, factors)
+    matrix = discrete.discrete_mutual_info_matrix(codes, factors)
     reference = np.array([[mutual_info_score(codes[:, j], factors[:, k]) for k in range(2)] for j in range(4)])
     assert np.max(np.abs(matrix - reference)) < 1e-12
 
 
 def test_discrete_entropy_of_uniform_labels_is_log_of_their_number():
     labels = np.tile(np.arange(4), 25)[:, None]
-    assert utils.discrete_entropy(labels)[0] == pytest.approx(math.log(4), abs=1e-12)
+    assert discrete.discrete_entropy(labels)[0] == pytest.approx(math.log(4), abs=1e-12)
 
 
 def test_check_codes_rejects_wrong_rank_and_nan():
     with pytest.raises(ValueError, match="codes must have shape"):
-        utils.check_codes(np.zeros(5))
+        inputs.check_codes(np.zeros(5))
     with pytest.raises(ValueError, match="finite"):
-        utils.check_codes(np.array([[0.0, np.nan]]))
+        inputs.check_codes(np.array([[0.0, np.nan]]))
 
 
 def test_check_factors_rejects_non_integer_values():
     with pytest.raises(ValueError, match="integer"):
-        utils.check_factors(np.array([[0.5], [1.0]]))
+        inputs.check_factors(np.array([[0.5], [1.0]]))
 
 
 def test_sample_representation_same_seed_gives_same_codes():
     data = ToyGroundTruth()
-    first = utils.sample_representation(data, identity, 50, rng=3, batch_size=7)
-    second = utils.sample_representation(data, identity, 50, rng=3, batch_size=7)
+    first = sampling.sample_representation(data, identity, 50, rng=3, batch_size=7)
+    second = sampling.sample_representation(data, identity, 50, rng=3, batch_size=7)
     assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
     assert np.array_equal(first[0], first[1])  # identity codes are the factors
 
 
 def test_sample_representation_rejects_a_representation_with_wrong_batch():
     with pytest.raises(ValueError, match="representation must map"):
-        utils.sample_representation(ToyGroundTruth(), lambda x: x[:1], 10, rng=0)
+        sampling.sample_representation(ToyGroundTruth(), lambda x: x[:1], 10, rng=0)
 
 
 def test_sample_representation_rejects_an_object_without_the_data_protocol():
     with pytest.raises(TypeError, match="observations_from_factors"):
-        utils.sample_representation(object(), identity, 10, rng=0)
+        sampling.sample_representation(object(), identity, 10, rng=0)
 
 
 def test_gaussian_mixture_log_means_match_float64_brute_force():
@@ -93,7 +93,7 @@ def test_gaussian_mixture_log_means_match_float64_brute_force():
     scale = rng.uniform(0.2, 1.5, size=(num_points, 2))
     sample_index = rng.integers(num_points, size=9)
     z = loc[sample_index] + scale[sample_index] * rng.normal(size=(9, 2))
-    log_marginal, log_conditional = utils.gaussian_mixture_log_means(
+    log_marginal, log_conditional = gaussian_mixture.gaussian_mixture_log_means(
         z, sample_index, loc, scale, grid_shape, factors=(0, 2), chunk_elements=50
     )
     log_density = (
@@ -113,7 +113,7 @@ def test_gaussian_mixture_log_means_survive_float32_underflow():
     # the float64 fallback must give the exact value.
     loc = np.array([[0.0], [0.0]])
     scale = np.array([[1.0], [1e-30]])
-    log_marginal, _ = utils.gaussian_mixture_log_means(np.array([[3.0]]), np.array([0]), loc, scale)
+    log_marginal, _ = gaussian_mixture.gaussian_mixture_log_means(np.array([[3.0]]), np.array([0]), loc, scale)
     expected = -0.5 * 9.0 - 0.5 * math.log(2 * math.pi) - math.log(2)  # the narrow one adds nothing
     assert log_marginal[0, 0] == pytest.approx(expected, abs=1e-9)
 
@@ -124,9 +124,9 @@ def test_mi_matrix_fast_path_and_factor_entropy_match_the_general_path():
     rng = np.random.default_rng(7)
     codes = rng.normal(size=(3000, 4))
     factors = np.stack([rng.integers(0, s, 3000) for s in (3, 40, 32)], axis=1)
-    bins = utils.discretize(codes, 20)
-    general = utils.discrete_mutual_info_matrix(bins, factors)
-    fast, entropy = utils.discrete_mutual_info_matrix(bins, factors, num_code_labels=20, return_factor_entropy=True)
+    bins = discrete.discretize(codes, 20)
+    general = discrete.discrete_mutual_info_matrix(bins, factors)
+    fast, entropy = discrete.discrete_mutual_info_matrix(bins, factors, num_code_labels=20, return_factor_entropy=True)
     np.testing.assert_allclose(fast, general, atol=1e-12)
     np.testing.assert_allclose(entropy, [mutual_info_score(f, f) for f in factors.T], atol=1e-12)
 
@@ -136,19 +136,19 @@ def test_a_constant_code_or_factor_has_exactly_zero_mutual_info_and_entropy():
     rng = np.random.default_rng(1)
     factors = rng.integers(0, 10, size=(1000, 3))
     codes = np.column_stack([factors[:, 0], np.zeros(1000, int)])
-    matrix, entropy = utils.discrete_mutual_info_matrix(codes, factors, return_factor_entropy=True)
+    matrix, entropy = discrete.discrete_mutual_info_matrix(codes, factors, return_factor_entropy=True)
     assert matrix[1].tolist() == [0.0, 0.0, 0.0]
     constant_factor = np.column_stack([factors[:, 0], np.full(1000, 4)])
-    matrix, entropy = utils.discrete_mutual_info_matrix(codes, constant_factor, return_factor_entropy=True)
+    matrix, entropy = discrete.discrete_mutual_info_matrix(codes, constant_factor, return_factor_entropy=True)
     assert matrix[:, 1].tolist() == [0.0, 0.0] and entropy[1] == 0.0
-    assert utils.discrete_entropy(np.full((1000, 1), 7))[0] == 0.0
+    assert discrete.discrete_entropy(np.full((1000, 1), 7))[0] == 0.0
 
 
 def test_exactly_independent_counts_give_exactly_zero_mutual_info():
     # every (code, factor) cell holds 25 of 300 points: n_ab N == n_a n_b exactly
     code = np.repeat(np.arange(3), 100)
     factor = np.tile(np.arange(4), 75)
-    assert utils.discrete_mutual_info_matrix(code[:, None], factor[:, None])[0, 0] == 0.0
+    assert discrete.discrete_mutual_info_matrix(code[:, None], factor[:, None])[0, 0] == 0.0
 
 
 def test_near_constant_code_matches_the_entropy_difference_by_hand():
@@ -161,6 +161,6 @@ def test_near_constant_code_matches_the_entropy_difference_by_hand():
     h_code = -(999 / 1000) * math.log(999 / 1000) - (1 / 1000) * math.log(1 / 1000)
     h_code_given_factor = 0.5 * (-(499 / 500) * math.log(499 / 500) - (1 / 500) * math.log(1 / 500))
     expected = h_code - h_code_given_factor
-    matrix = utils.discrete_mutual_info_matrix(code[:, None], factor[:, None])
+    matrix = discrete.discrete_mutual_info_matrix(code[:, None], factor[:, None])
     assert matrix[0, 0] == pytest.approx(expected, rel=1e-12)
     assert matrix[0, 0] == pytest.approx(mutual_info_score(code, factor), rel=1e-12)

@@ -32,8 +32,16 @@ Importing this package does not import TensorFlow; the functions that need it
 (``mig_sampled``, ``dimwise_mutual_information``, ``tc_of_samples``) import it when called.
 """
 
+import importlib
+
+# The metric modules register themselves (refvae.metrics.registry) in this order, the order in
+# which `refvae evaluate` lists and computes them.
+for _module in ("mig", "beta_vae", "majority_vote", "dci", "sap", "modularity", "irs", "gaussian_correlation",
+                "code_mutual_info", "tc", "mutual_info"):
+    importlib.import_module(f"refvae.metrics.{_module}")
+
 # Modules whose names are used as refvae.metrics.<module>.<name>.
-from refvae.metrics import sample_quality, sampling, utils  # noqa: F401
+from refvae.metrics import registry, sample_quality, sampling, utils  # noqa: F401
 from refvae.metrics.beta_vae import beta_vae_features, beta_vae_score, beta_vae_score_from_features
 from refvae.metrics.clustering import cluster_assignment, compute_concrete_mig, concrete_mig, unsupervised_accuracy
 from refvae.metrics.code_mutual_info import code_mutual_info

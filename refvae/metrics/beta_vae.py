@@ -19,12 +19,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from refvae import checks
-from refvae.metrics import inputs, sampling
+from refvae.metrics import inputs, registry, sampling
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
 
-__all__ = ["beta_vae_score", "beta_vae_features", "beta_vae_score_from_features"]
+__all__ = ["beta_vae_features", "beta_vae_features_from_pool", "beta_vae_score", "beta_vae_score_from_features"]
 
 
 def beta_vae_features(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
@@ -50,6 +51,38 @@ def beta_vae_features(data: GroundTruthData, representation: Representation, rng
         features.append(difference.reshape(count, batch_size, -1).mean(axis=1))
         labels.append(point_labels)
     return np.concatenate(features), np.concatenate(labels)
+
+
+def beta_vae_features_from_pool(codes: ArrayLike, factors: ArrayLike, rng: np.random.Generator | int,
+                                num_points: int, batch_size: int = 64,
+                                chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Features [num_points, D] and labels of the BetaVAE score from a pool of encoded points.
+
+    A point for factor k takes ``batch_size`` pairs of pool rows (i, j): i uniform over the
+    pool, j uniform over the other rows with the same value of factor k. For a pool of uniform
+    factor vectors this is the law of Higgins et al.'s pair (a second vector uniform but for
+    factor k, copied from the first), restricted to the pool; no observation is encoded again.
+
+    Args:
+        codes: [n, D] codes of the pool; factors: [n, K] their factor vectors.
+        rng: ``numpy.random.Generator`` or int seed.
+        num_points: points (features) to make; batch_size: pairs per point (64).
+        chunk: points computed at once (memory chunk · batch_size · D).
+    """
+    codes = inputs.check_codes(codes)
+    groups = sampling.FactorGroups(factors)
+    inputs.check_same_length(codes=codes, factors=factors)
+    num_points = checks.integer(num_points, "num_points")
+    batch_size = checks.integer(batch_size, "batch_size")
+    rng = checks.rng(rng)
+    labels = rng.integers(groups.order.shape[0], size=num_points)
+    features = np.empty((num_points, codes.shape[1]))
+    for start in range(0, num_points, chunk):
+        k = np.repeat(labels[start:start + chunk, None], batch_size, axis=1)
+        first = rng.integers(codes.shape[0], size=k.shape)
+        second = groups.other_rows(k, first, rng)
+        features[start:start + chunk] = np.abs(codes[first] - codes[second]).mean(axis=1)
+    return features, labels
 
 
 def beta_vae_score_from_features(train_features: ArrayLike, train_labels: ArrayLike, eval_features: ArrayLike,
@@ -110,3 +143,19 @@ def beta_vae_score(data: GroundTruthData, representation: Representation, rng: n
     train_features, train_labels = beta_vae_features(data, representation, rng, num_train, batch_size)
     eval_features, eval_labels = beta_vae_features(data, representation, rng, num_eval, batch_size)
     return beta_vae_score_from_features(train_features, train_labels, eval_features, eval_labels)
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    if evaluation.profile == "fast":
+        train_codes, _, train_factors = evaluation.pool("train")
+        test_codes, _, test_factors = evaluation.pool("test")
+        rng = evaluation.rng(3)
+        train = beta_vae_features_from_pool(train_codes, train_factors, rng, evaluation.train_size)
+        test = beta_vae_features_from_pool(test_codes, test_factors, rng, evaluation.test_size)
+        return beta_vae_score_from_features(*train, *test)
+    return beta_vae_score(evaluation.dataset, evaluation.representation, evaluation.rng(),
+                          num_train=evaluation.train_size, num_eval=evaluation.test_size)
+
+
+registry.register(MetricSpec("beta-vae", "BetaVAE score: a linear classifier reads the fixed factor (Higgins et al. "
+                             "2017; 001 Table 1)", "eval_accuracy", _evaluate, min_factors=2, by_default=True))

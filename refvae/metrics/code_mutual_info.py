@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from refvae import checks
-from refvae.metrics import discrete, inputs
+from refvae.metrics import discrete, inputs, registry
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 __all__ = ["code_mutual_info"]
 
@@ -53,3 +54,13 @@ def code_mutual_info(codes: ArrayLike, num_bins: int = 20) -> dict[str, Any]:
         "mutual_info_score": float(mutual_info.sum() / (num_codes * (num_codes - 1))),
         "mutual_info": mutual_info,
     }
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    from refvae.metrics.gaussian_correlation import _codes
+
+    return code_mutual_info(_codes(evaluation))
+
+
+registry.register(MetricSpec("code-mi", "mean mutual information between pairs of codes (Locatello et al. 2019; "
+                             "no factors)", "mutual_info_score", _evaluate, needs_factors=False, by_default=True))

@@ -22,7 +22,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from refvae import checks
-from refvae.metrics import inputs, sampling
+from refvae.metrics import inputs, registry, sampling
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
@@ -202,3 +203,16 @@ def compute_dci(data: GroundTruthData, representation: Representation, rng: np.r
     train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
     return dci(train_codes, train_factors, test_codes, test_factors, importance=importance)
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    if evaluation.profile == "fast":
+        train_codes, _, train_factors = evaluation.pool("train")
+        test_codes, _, test_factors = evaluation.pool("test")
+        return dci(train_codes, train_factors, test_codes, test_factors)
+    return compute_dci(evaluation.dataset, evaluation.representation, evaluation.rng(),
+                       num_train=evaluation.train_size, num_test=evaluation.test_size)
+
+
+registry.register(MetricSpec("dci", "DCI disentanglement, completeness, informativeness (Eastwood & Williams "
+                             "2018; 002 Table 3)", "disentanglement", _evaluate, min_factors=2, by_default=True))

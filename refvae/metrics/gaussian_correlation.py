@@ -32,7 +32,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from refvae import info
-from refvae.metrics import inputs
+from refvae.metrics import inputs, registry
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 __all__ = ["gaussian_wasserstein_correlation", "gaussian_correlation"]
 
@@ -113,3 +114,22 @@ def gaussian_correlation(codes: ArrayLike) -> dict[str, Any]:
         "covariance": cov,
         "num_active_dims": int(active.sum()),
     }
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    return gaussian_correlation(_codes(evaluation))
+
+
+def _codes(evaluation: Evaluation) -> np.ndarray:
+    """Mean codes of fresh points: the fast profile's pool, or ``num_points`` points of their own."""
+    if evaluation.profile == "fast":
+        return evaluation.pool("train")[0]
+    from refvae.metrics import sampling
+
+    return sampling.sample_representation(evaluation.dataset, evaluation.representation, evaluation.train_size,
+                                          evaluation.rng())[0]
+
+
+registry.register(MetricSpec("gaussian-correlation", "Gaussian total and Wasserstein correlation of the codes "
+                             "(Locatello et al. 2019; no factors)", "gaussian_wasserstein_correlation_norm",
+                             _evaluate, needs_factors=False, by_default=True))

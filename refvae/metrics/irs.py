@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from refvae.metrics import inputs, sampling
+from refvae.metrics import inputs, registry, sampling
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
@@ -114,3 +115,15 @@ def compute_irs(data: GroundTruthData, representation: Representation, rng: np.r
     """
     codes, factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     return irs(codes, factors, diff_quantile=diff_quantile)
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    if evaluation.profile == "fast":
+        loc, _, factors = evaluation.pool("train")
+        return irs(loc, factors)
+    return compute_irs(evaluation.dataset, evaluation.representation, evaluation.rng(),
+                       num_train=evaluation.train_size)
+
+
+registry.register(MetricSpec("irs", "interventional robustness score (Suter et al. 2019)", "irs", _evaluate,
+                             by_default=True))

@@ -26,7 +26,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from refvae import checks
-from refvae.metrics import discrete, inputs, sampling
+from refvae.metrics import discrete, inputs, registry, sampling
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
@@ -164,3 +165,16 @@ def compute_modularity(data: GroundTruthData, representation: Representation, rn
     train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
     return modularity(train_codes, train_factors, num_bins, test_codes, test_factors)
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    if evaluation.profile == "fast":
+        train_codes, _, train_factors = evaluation.pool("train")
+        test_codes, _, test_factors = evaluation.pool("test")
+        return modularity(train_codes, train_factors, test_codes=test_codes, test_factors=test_factors)
+    return compute_modularity(evaluation.dataset, evaluation.representation, evaluation.rng(),
+                              num_train=evaluation.train_size, num_test=evaluation.test_size)
+
+
+registry.register(MetricSpec("modularity", "modularity and explicitness (Ridgeway & Mozer 2018)", "modularity",
+                             _evaluate, min_factors=2, by_default=True))

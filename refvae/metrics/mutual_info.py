@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from refvae import checks
-from refvae.metrics import gaussian_mixture, inputs, sampling
+from refvae.metrics import gaussian_mixture, inputs, registry, sampling
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
@@ -194,3 +195,17 @@ def anchor_ranking(mutual_info, anchors):
         "best_other_mi": best_other,
         "gap": float(mutual_info[anchors].min() - best_other),
     }
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    points = min(evaluation.train_size, 5000)
+    if evaluation.profile == "fast":
+        loc, scale, _ = evaluation.pool("train")
+        return dimwise_mutual_information(loc[:points], scale[:points], seed=evaluation.seed)
+    factors = evaluation.dataset.sample_factors(points, evaluation.rng())
+    loc, scale = evaluation.posterior(evaluation.dataset.observations_from_factors(factors))
+    return dimwise_mutual_information(loc, scale, seed=evaluation.seed)
+
+
+registry.register(MetricSpec("mi", "I(x; z_j) of every latent dimension and the active ones (000 Fig 4, 002)",
+                             "num_active_dims", _evaluate, needs_factors=False, by_default=True))

@@ -18,7 +18,7 @@ import numpy as np
 from refvae import checks
 from refvae.metrics.inputs import check_data, check_factors, check_representation, check_same_length
 
-__all__ = ["encode", "posterior_moments", "sample_factors", "sample_representation", "split_train_test"]
+__all__ = ["FactorGroups", "encode", "posterior_moments", "sample_factors", "sample_representation", "split_train_test"]
 
 
 def encode(data, representation, factors, batch_size=64, name="representation"):
@@ -142,3 +142,60 @@ def posterior_moments(posterior, inputs, batch_size=256, *, render=None, dtype=n
         locs.append(np.asarray(loc, dtype=dtype))
         scales.append(np.asarray(scale, dtype=dtype))
     return np.concatenate(locs), np.concatenate(scales)
+
+
+class FactorGroups:
+    """The rows of a pool of encoded points grouped by the value of each factor.
+
+    The BetaVAE and FactorVAE scores need batches of points that share the value of one factor
+    and are uniform otherwise; a uniform pool restricted to the rows with that value is such a
+    sample (the "fast" profile of ``refvae.metrics.registry``), with no new encoding.
+
+    Args:
+        factors: int array [n, K], the factor vectors of the pool's rows.
+
+    Example:
+        >>> groups = FactorGroups(np.array([[0, 1], [0, 2], [1, 1]]))
+        >>> groups.size(0, np.array([0, 2])).tolist()     # rows sharing factor 0 with rows 0 and 2
+        [2, 1]
+    """
+
+    def __init__(self, factors):
+        factors = check_factors(factors)
+        count, num_factors = factors.shape
+        self.order = np.empty((num_factors, count), dtype=np.int64)   # rows sorted by factor k
+        self.start = np.empty((num_factors, count), dtype=np.int64)   # where row i's group starts in order[k]
+        self.count = np.empty((num_factors, count), dtype=np.int64)   # its group's size
+        self.rank = np.empty((num_factors, count), dtype=np.int64)    # row i's place in its group
+        for k in range(num_factors):
+            order = np.argsort(factors[:, k], kind="stable")
+            values = factors[order, k]
+            boundaries = np.flatnonzero(np.diff(values)) + 1
+            starts = np.concatenate([[0], boundaries])
+            sizes = np.diff(np.concatenate([starts, [count]]))
+            group = np.repeat(np.arange(len(starts)), sizes)
+            self.order[k] = order
+            self.start[k, order] = starts[group]
+            self.count[k, order] = sizes[group]
+            self.rank[k, order] = np.arange(count) - starts[group]
+
+    def size(self, k, rows):
+        """The number of rows sharing factor ``k``'s value with each of ``rows``."""
+        return self.count[k, rows]
+
+    def other_rows(self, k, rows, rng):
+        """For each of ``rows`` (and its factor ``k``, an array of the same shape), a row drawn
+        uniformly from the other rows with the same value of factor k (the row itself when it is
+        alone in its group)."""
+        start, count, rank = self.start[k, rows], self.count[k, rows], self.rank[k, rows]
+        drawn = rng.integers(0, np.maximum(count - 1, 1))
+        drawn = np.where(count > 1, drawn + (drawn >= rank), rank)
+        return self.order[k, start + drawn]
+
+    def members(self, k, row, size, rng):
+        """``size`` rows sharing factor ``k``'s value with ``row``: distinct when the group has that
+        many, else drawn with replacement."""
+        start, count = self.start[k, row], self.count[k, row]
+        picked = rng.choice(count, size=size, replace=bool(count < size))
+        return self.order[k, start + picked]
+

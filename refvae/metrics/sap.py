@@ -26,7 +26,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from refvae import checks
-from refvae.metrics import inputs, sampling
+from refvae.metrics import inputs, registry, sampling
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
@@ -156,3 +157,16 @@ def compute_sap(data: GroundTruthData, representation: Representation, rng: np.r
     train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
     return sap(train_codes, train_factors, test_codes, test_factors, continuous_factors=continuous_factors)
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    if evaluation.profile == "fast":
+        train_codes, _, train_factors = evaluation.pool("train")
+        test_codes, _, test_factors = evaluation.pool("test")
+        return sap(train_codes, train_factors, test_codes, test_factors)
+    return compute_sap(evaluation.dataset, evaluation.representation, evaluation.rng(),
+                       num_train=evaluation.train_size, num_test=evaluation.test_size)
+
+
+registry.register(MetricSpec("sap", "SAP: the gap between the two codes that predict a factor best (Kumar et al. "
+                             "2018)", "sap", _evaluate, by_default=True))

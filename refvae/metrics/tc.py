@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from refvae import checks
-from refvae.metrics import inputs, sampling
+from refvae.metrics import inputs, registry, sampling
+from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
@@ -192,3 +193,15 @@ def compute_tc_means_vs_samples(data: GroundTruthData, posterior: Representation
     factors = sampling.sample_factors(data, num_points, rng)
     loc, scale = sampling.posterior_moments(posterior, factors, batch_size, render=data.observations_from_factors)
     return tc_means_vs_samples(loc, scale, method=method, batch_size=estimator_batch_size, seed=rng)
+
+
+def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
+    points = min(evaluation.train_size, 5000)   # the exact TC of samples costs O(N² D)
+    if evaluation.profile == "fast":
+        loc, scale, _ = evaluation.pool("train")
+        return tc_means_vs_samples(loc[:points], scale[:points], seed=evaluation.seed)
+    return compute_tc_means_vs_samples(evaluation.dataset, evaluation.posterior, evaluation.rng(), num_points=points)
+
+
+registry.register(MetricSpec("tc", "TC of the mean codes and of sampled codes (004 Theorem 1)", "tc_mean", _evaluate,
+                             needs_factors=False, by_default=True))

@@ -1,51 +1,32 @@
-"""Shared pieces of the disentanglement metrics, under their first import path.
+"""Old import path of shared pieces of the metrics; each name warns and gives the new one.
 
-The pieces now live in modules of one idea each; this module hands their names on so that
-``refvae.metrics.utils.<name>`` keeps working:
-
-- ``refvae.metrics.inputs``: the input checks every metric runs before any work;
-- ``refvae.metrics.sampling``: the data protocol (sample factors, encode observations);
-- ``refvae.metrics.discrete``: histogram bins and the plug-in (discrete) mutual information;
-- ``refvae.metrics.gaussian_mixture``: the chunked log-mean-exp of 1-D Gaussian mixtures;
-- ``refvae.checks``: ``as_rng`` (``checks.rng``) and ``check_positive_int`` (``checks.integer``).
-
-Example:
-    >>> import numpy as np
-    >>> from refvae.metrics import utils
-    >>> codes = np.array([[0.0], [1.0], [2.0], [3.0]])
-    >>> utils.discretize(codes, num_bins=2)[:, 0].tolist()
-    [0, 0, 1, 1]
+The pieces live in modules of one idea each: ``refvae.metrics.inputs`` (input checks),
+``refvae.metrics.sampling`` (the data protocol), ``refvae.metrics.discrete`` (histogram bins,
+plug-in mutual information), ``refvae.metrics.gaussian_mixture`` (1-D Gaussian mixtures) and
+``refvae.checks`` (integers, random generators). ``refvae.metrics.utils.<name>`` keeps working
+until refvae 0.5, with a ``DeprecationWarning`` naming where the name lives now.
 """
 
-from refvae.checks import integer as check_positive_int
-from refvae.checks import rng as as_rng
-from refvae.metrics.discrete import as_labels, discrete_entropy, discrete_mutual_info_matrix, discretize
-from refvae.metrics.gaussian_mixture import gaussian_mixture_log_means
-from refvae.metrics.inputs import check_codes, check_data, check_factors, check_representation, check_same_length
-from refvae.metrics.sampling import (
-    encode,
-    posterior_moments,
-    sample_factors,
-    sample_representation,
-    split_train_test,
-)
+from refvae._lazy import moved_names
 
-__all__ = [
-    "as_rng",
-    "check_codes",
-    "check_factors",
-    "check_data",
-    "check_positive_int",
-    "check_representation",
-    "check_same_length",
-    "discretize",
-    "as_labels",
-    "discrete_entropy",
-    "discrete_mutual_info_matrix",
-    "encode",
-    "posterior_moments",
-    "sample_factors",
-    "sample_representation",
-    "split_train_test",
-    "gaussian_mixture_log_means",
-]
+_MOVED = {
+    "as_rng": "refvae.checks:rng",
+    "check_positive_int": "refvae.checks:integer",
+    "as_labels": "refvae.metrics.discrete:as_labels",
+    "discrete_entropy": "refvae.metrics.discrete:discrete_entropy",
+    "discrete_mutual_info_matrix": "refvae.metrics.discrete:discrete_mutual_info_matrix",
+    "discretize": "refvae.metrics.discrete:discretize",
+    "gaussian_mixture_log_means": "refvae.metrics.gaussian_mixture:gaussian_mixture_log_means",
+    "check_codes": "refvae.metrics.inputs:check_codes",
+    "check_data": "refvae.metrics.inputs:check_data",
+    "check_factors": "refvae.metrics.inputs:check_factors",
+    "check_representation": "refvae.metrics.inputs:check_representation",
+    "check_same_length": "refvae.metrics.inputs:check_same_length",
+    "encode": "refvae.metrics.sampling:encode",
+    "posterior_moments": "refvae.metrics.sampling:posterior_moments",
+    "sample_factors": "refvae.metrics.sampling:sample_factors",
+    "sample_representation": "refvae.metrics.sampling:sample_representation",
+    "split_train_test": "refvae.metrics.sampling:split_train_test",
+}
+__all__ = sorted(_MOVED)
+__getattr__ = moved_names(__name__, _MOVED)
