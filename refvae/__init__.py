@@ -9,7 +9,7 @@ TensorFlow until a module that needs it is touched::
 
 from refvae._lazy import lazy_submodules
 
-__version__ = "0.2.0"  # the same as pyproject.toml and CHANGELOG.md (tests/test_package.py)
+__version__ = "0.3.0"  # the one place of the version: pyproject.toml reads it; CHANGELOG.md names it
 
 _SUBMODULES = (
     "info",
@@ -23,6 +23,9 @@ _SUBMODULES = (
     "data",
     "train",
     "evaluate",
+    "report",
+    "runs",
+    "studies",
     "cli",
     "viz",
     "course",

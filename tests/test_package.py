@@ -15,7 +15,7 @@ def test_version_is_a_release_string():
     assert all(part.isdigit() for part in (major, minor, patch))
 
 
-def test_version_agrees_with_pyproject_and_the_changelog():
+def test_version_is_written_once_and_the_changelog_names_it():
     import pathlib
     import re
 
@@ -26,7 +26,12 @@ def test_version_agrees_with_pyproject_and_the_changelog():
 
     root = pathlib.Path(__file__).resolve().parents[1]
     pyproject = tomllib.loads((root / "pyproject.toml").read_text())
-    assert pyproject["project"]["version"] == refvae.__version__
+    # pyproject.toml reads the version from refvae/__init__.py, its one place
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "refvae.__version__"}
+    from importlib.metadata import version
+
+    assert version("refvae") == refvae.__version__
     releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", (root / "CHANGELOG.md").read_text(), flags=re.MULTILINE)
     assert releases[0] == refvae.__version__
 
