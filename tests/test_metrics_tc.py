@@ -152,7 +152,7 @@ def test_mixture_tc_in_2d_equals_quadrature_of_the_joint_and_marginals():
     marginals = np.array([marginal_entropy(d) for d in range(2)])
     truth = marginals.sum() - joint_entropy
     result = mixture_total_correlation(loc, scale, num_samples=40_000, seed=2)
-    np.testing.assert_allclose(result["marginal_entropies"], marginals, atol=1e-8)
+    np.testing.assert_allclose(result["marginal_entropies"], marginals, rtol=0, atol=5e-8)
     assert abs(result["joint_entropy"] - joint_entropy) < 4 * result["joint_entropy_stderr"]
     assert abs(result["total_correlation"] - truth) < 4 * result["stderr"]
     assert truth > 0.1                                               # the case has a TC to find
