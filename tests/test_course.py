@@ -198,6 +198,22 @@ def test_chapter_07_bayes_discriminator_accuracy_by_monte_carlo():
     assert abs(accuracy - course._REGISTRY["07.1"].expected()) < 4 * standard_error * np.sqrt(2)
 
 
+def test_chapter_05_mixture_tc_rises_by_log_10_when_n_shrinks_tenfold():
+    # D = 16, σ = 0.1: the components do not overlap, I(z; n) sits at log N and the marginals keep their
+    # I(z_d; n), so TC = Σ_d I(z_d; n) − I(z; n) rises by log 10 from N = 20,000 to N = 2,000 (exercise 05.1 uses
+    # 100,000 and 10,000; the exercise's check accepts the measured change). The same seed draws the same noise for both
+    # data sets, so the Monte Carlo parts of the two H(z) nearly cancel in the change: 500 samples are enough.
+    from refvae.metrics.tc import mixture_total_correlation
+
+    cov = 0.5 * np.eye(16) + 0.5
+    means = np.random.default_rng([100, 16]).multivariate_normal(np.zeros(16), cov, size=20_000)
+    large, small = (mixture_total_correlation(m, 0.1, num_samples=500, seed=0) for m in (means, means[:2000]))
+    change = small["total_correlation"] - large["total_correlation"]
+    assert course.check("05.1", change) == "right"
+    assert abs(change - math.log(10)) < 0.1
+    assert course.check("05.1", -change) == "wrong"
+
+
 def test_chapter_06_ceiling_of_the_batch_index_code_mi():
     # Posteriors 1e-3 wide and ~100 apart never overlap: each estimator keeps only its own-sample
     # weight, and the batch estimate of I(x; z) reaches its ceiling, measured here by running it.
@@ -206,9 +222,10 @@ def test_chapter_06_ceiling_of_the_batch_index_code_mi():
     rng = np.random.default_rng(0)
     loc, scale = 100.0 * rng.standard_normal((512, 10)), np.full((512, 10), 1e-3)
     measured = [metrics.minibatch_tc_terms(loc, scale, method, batch_size=batch, seed=0, dataset_size=737_280)["index_code_mi"]
-                for method, batch in (("mss1", 256), ("mws", 256), ("mss1", 64))]
+                for method, batch in (("mws", 256), ("mss0", 256), ("mss0", 64))]
     assert course.check("06.2", measured) == "right"
     assert course.check("06.2", [measured[0]] * 3) == "wrong"
+    assert course.check("06.2", [math.log(737_280)] * 3) == "wrong"      # MSS1's ceiling log N is not the answer
 
 
 def test_chapter_06_noisy_duplicate_gap_by_hand():
