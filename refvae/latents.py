@@ -130,10 +130,12 @@ def check_dtype(name, dtype, dist, dist_name):
     expected = distribution_dtype(dist)
     if dtype is not None and expected is not None and tf.as_dtype(dtype) != expected:
         dtype = tf.as_dtype(dtype)
-        raise TypeError(
-            f"{name} has dtype {dtype.name} but {dist_name} has dtype {expected.name}: they must match; cast one "
-            f"(e.g. tf.cast({name}, tf.{expected.name})) or build {dist_name} in {dtype.name}"
-        )
+        if hasattr(dist, "log_prob") and name in ("prior", "posterior"):
+            remedy = f"build both in one dtype (e.g. latent.prior(tf.{expected.name}))"
+        else:
+            remedy = f"cast one (e.g. tf.cast({name}, tf.{expected.name})) or build {dist_name} in {dtype.name}"
+        raise TypeError(f"{name} has dtype {dtype.name} but {dist_name} has dtype {expected.name}: they must match; "
+                        f"{remedy}")
 
 
 def check_parameters(dist, name="distribution"):

@@ -74,28 +74,31 @@ def discretize(codes, num_bins=20):
     return labels
 
 
-def check_histogram_size(num_codes, num_code_labels, factor_sizes, name="num_bins", of="factor"):
+def check_histogram_size(num_codes, num_code_labels, factor_sizes, name="num_bins", of="factor", at_least=False):
     """Refuse, before any work, a joint histogram of more than ``MAX_HISTOGRAM_CELLS`` cells.
 
-    ``discrete_mutual_info_matrix`` histograms every code with each factor: at least
-    num_codes × num_code_labels × |V_k| cells for factor k. A bin count that makes that
-    larger than the limit would exhaust memory (``mig(num_bins=10**9)`` asks for hundreds of
-    GiB), so it is refused with the sizes named.
+    ``discrete_mutual_info_matrix`` histograms every code with each factor: num_codes ×
+    num_code_labels × |V_k| cells for factor k. A bin count that makes that larger than the
+    limit would exhaust memory (``mig(num_bins=10**9)`` asks numpy for over 100 GiB), so it
+    is refused with the sizes named.
 
     Args:
-        num_codes: D (1 when it is not known yet: a lower bound).
+        num_codes: D.
         num_code_labels: bins per code.
-        factor_sizes: values of each factor (or of each code, ``of="code"``).
+        factor_sizes: values of each factor (or of each code, ``of="code"``) in the sample.
         name: the argument that set ``num_code_labels``, for the message.
         of: what ``factor_sizes`` counts, for the message.
+        at_least: the sizes are lower bounds (the data is not sampled yet); the message says so.
     """
-    sizes = [int(size) for size in factor_sizes]
-    largest = int(np.argmax(sizes)) if sizes else 0
-    cells = int(num_codes) * int(num_code_labels) * (sizes[largest] if sizes else 1)
+    sizes = [int(size) for size in factor_sizes] or [1]
+    largest = int(np.argmax(sizes))
+    cells = int(num_codes) * int(num_code_labels) * sizes[largest]
     if cells > MAX_HISTOGRAM_CELLS:
+        which = f"each {of}" if at_least else f"{of} {largest}"
+        bound = "at least " if at_least else ""
         raise ValueError(
-            f"{name}={num_code_labels:,} is above the limit: the joint histogram of {num_codes} code(s) x "
-            f"{num_code_labels:,} bins x {sizes[largest]} values of {of} {largest} would hold {cells:,} cells "
+            f"{name}={num_code_labels:,} is above the limit: the joint histogram of {bound}{num_codes} code(s) x "
+            f"{num_code_labels:,} bins x {bound}{sizes[largest]} value(s) of {which} would hold {bound}{cells:,} cells "
             f"({cells * 16 / 2**30:.3g} GiB with its float copy), and the limit is {MAX_HISTOGRAM_CELLS:,} cells "
             f"({MAX_HISTOGRAM_CELLS * 16 // 2**20} MiB) so that one metric cannot exhaust the memory; use fewer "
             f"bins (disentanglement_lib uses 20)"

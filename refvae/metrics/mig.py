@@ -134,7 +134,8 @@ def compute_mig(data: GroundTruthData, representation: Representation, rng: np.r
     sizes = inputs.check_data(data)
     check_defined(sizes, inputs.data_name(data))
     num_bins = checks.integer(num_bins, "num_bins")
-    discrete.check_histogram_size(1, num_bins, sizes)
+    # MIG needs D >= 2 codes and every factor at least 2 values: a lower bound, checked before encoding
+    discrete.check_histogram_size(2, num_bins, [2], at_least=True)
     codes, factors = sampling.sample_representation(data, representation, num_train, rng, batch_size, name="num_train")
     return mig(codes, factors, num_bins=num_bins)
 

@@ -59,6 +59,7 @@ def compute_unsupervised_scores(data: GroundTruthData, representation: Represent
         the dict of ``unsupervised_scores``.
     """
     num_bins = checks.integer(num_bins, "num_bins")
-    discrete.check_histogram_size(2, num_bins, [num_bins], of="code")  # D >= 2 codes, so at least this
+    # D >= 2 codes, each binned into at least one label: a lower bound, checked before encoding
+    discrete.check_histogram_size(2, num_bins, [1], of="code", at_least=True)
     codes, _ = sampling.sample_representation(data, representation, num_train, rng, batch_size, name="num_train")
     return unsupervised_scores(codes, num_bins=num_bins)
