@@ -556,6 +556,7 @@ def test_the_largest_dataset_size_is_accepted():
     assert np.all(np.isfinite(log_w))
 
 
+@pytest.mark.slow  # traces three graphs: 3.7 s on 2 shared cores (load 5)
 def test_inside_tf_function_the_checks_add_no_operation_to_the_training_step():
     """A training step calls the decompositions with check_finite=False inside tf.function:
     the eager checks above add no op to its graph (no Assert, no CheckNumerics), and with
