@@ -4,7 +4,7 @@ Every check returns the value in the form the caller computes with and raises an
 that names the argument and what was expected (ARCHITECTURE.md conventions):
 
     integer(value, name, minimum)   an int or a NumPy integer (never a bool), >= minimum
-    dataset_size(value)             N, the number of training points: an integer >= 2
+    dataset_size(value)             N, the number of training points: an integer in 2 … 2**53
     rng(value, name)                a numpy.random.Generator from a Generator, a seed or a RandomState
 
 A value of the wrong type raises :class:`ArgumentTypeError`, which is both a ``TypeError``
@@ -23,7 +23,12 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ArgumentTypeError", "dataset_size", "integer", "rng"]
+__all__ = ["ArgumentTypeError", "MAX_DATASET_SIZE", "dataset_size", "integer", "rng"]
+
+# The largest N: the estimators' weights compute with N as a float64 (1/N, (N − M)/(N M)),
+# which holds every integer up to 2**53 exactly; a larger N would be rounded (and 10**400
+# does not fit a float at all).
+MAX_DATASET_SIZE = 2**53
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -38,7 +43,13 @@ def _integer_words(minimum):
     return f"an integer >= {minimum}"
 
 
-def integer(value, name, minimum=1, *, meaning=""):
+def _shown(value):
+    """``repr`` of an int, or its number of digits when it would flood the message."""
+    text = repr(int(value))
+    return text if len(text) <= 30 else f"a {len(text.lstrip('-'))}-digit integer"
+
+
+def integer(value, name, minimum=1, *, meaning="", maximum=None, maximum_words=""):
     """``value`` as a Python int: an ``int`` or NumPy integer (a bool is refused), >= ``minimum``.
 
     Args:
@@ -47,6 +58,9 @@ def integer(value, name, minimum=1, *, meaning=""):
         minimum: the smallest value accepted.
         meaning: optional words said in the message after the rule, e.g. "the number of
             training points".
+        maximum: optional largest value accepted.
+        maximum_words: how the message writes ``maximum`` and why it is the limit (default
+            the number itself).
 
     Returns:
         ``int(value)``.
@@ -55,7 +69,9 @@ def integer(value, name, minimum=1, *, meaning=""):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ArgumentTypeError(f"{name} must be {words}, got {type(value).__name__} {value!r}")
     if value < minimum:
-        raise ValueError(f"{name} must be {words}, got {value!r}")
+        raise ValueError(f"{name} must be {words}, got {_shown(value)}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum_words or f'{maximum:,}'}, got {_shown(value)}")
     return int(value)
 
 
@@ -63,9 +79,11 @@ def dataset_size(value, name="dataset_size"):
     """N, the number of training points the aggregate-posterior estimators weigh the batch by.
 
     The one rule of refvae for N: an integer >= 2 (one point has no aggregate posterior to
-    estimate), NumPy integers accepted, a bool refused.
+    estimate) and at most ``MAX_DATASET_SIZE`` = 2**53, NumPy integers accepted, a bool refused.
     """
-    return integer(value, name, 2, meaning="the number of training points")
+    return integer(value, name, 2, meaning="the number of training points", maximum=MAX_DATASET_SIZE,
+                   maximum_words=f"2**53 = {MAX_DATASET_SIZE:,}, the largest integer the estimators' float64 "
+                                 f"weights hold exactly")
 
 
 def rng(value, name="rng"):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import tensorflow as tf
 from numpy.typing import ArrayLike
 
-from refvae import estimators
+from refvae import checks, estimators, latents
 from refvae import terms as extra_terms
 
 # The terms each decomposition a model can train on returns, with ``log_px_given_z`` given.
@@ -65,18 +65,29 @@ def _check_finite(tensor, message, check=True):
     return tf.debugging.assert_all_finite(tensor, message)
 
 
-def _real_tensor(value, name):
-    tensor = tf.convert_to_tensor(value)
-    if not tensor.dtype.is_floating:
-        raise TypeError(f"{name} must be a real floating-point tensor, got dtype {tensor.dtype.name}")
-    return tensor
+def _checked_inputs(z, posterior, prior, check_finite=True):
+    """z as a tensor, checked with the distributions before any density is evaluated.
 
-
-def _log_densities(z, posterior, prior, dataset_size, method, groups=None, chunk_size=None, check_finite=True):
-    z = _real_tensor(z, "z")
+    Dtypes are compared always (statically: free in a graph). With ``check_finite``, when
+    eager, the parameters of both distributions are checked finite (and scales > 0), each
+    named; inside ``tf.function`` that is left to the assertions on the log densities.
+    """
+    z = latents.real_tensor(z, "z")
     if z.shape.rank != 2:
         raise ValueError(f"z must have shape [B, event size], got {z.shape}")
-    z = _check_finite(z, "z holds NaN or infinite values", check_finite)
+    latents.check_dtype("z", z.dtype, posterior, "posterior")
+    latents.check_dtype("prior", latents.distribution_dtype(prior), posterior, "posterior")
+    if check_finite:
+        latents.check_parameters(posterior, "posterior")
+        latents.check_parameters(prior, "prior")
+    return _check_finite(z, "z holds NaN or infinite values", check_finite)
+
+
+def _log_densities(z, posterior, prior, dataset_size, method, groups=None, chunk_size=None, check_finite=True,
+                   checked=False):
+    checks.dataset_size(dataset_size)
+    if not checked:
+        z = _checked_inputs(z, posterior, prior, check_finite)
     log_qz_x_units = posterior.log_prob(z)
     try:
         log_pz_units = prior.log_prob(z)
@@ -93,10 +104,11 @@ def _log_densities(z, posterior, prior, dataset_size, method, groups=None, chunk
             f"prior.log_prob(z) must give per-unit log densities [B, {log_qz_x_units.shape[-1]}], got {log_pz_units.shape}"
         )
     log_qz_x_units = _check_finite(
-        log_qz_x_units, "posterior log densities log q(z|x) are not finite: NaN or infinite posterior parameters",
-        check_finite)
+        log_qz_x_units, "posterior log densities log q(z|x) are not finite: NaN or infinite posterior parameters, "
+        "or a scale <= 0", check_finite)
     log_pz_units = _check_finite(
-        log_pz_units, "prior log densities log p(z) are not finite: NaN or infinite prior parameters", check_finite)
+        log_pz_units, "prior log densities log p(z) are not finite: NaN or infinite prior parameters, or a scale <= 0",
+        check_finite)
     aggregate = estimators.aggregate_log_density(
         z, posterior, dataset_size, method, groups=groups, chunk_size=chunk_size
     )
@@ -105,7 +117,11 @@ def _log_densities(z, posterior, prior, dataset_size, method, groups=None, chunk
 
 def _with_reconstruction(terms, log_px_given_z, check_finite=True):
     if log_px_given_z is not None:
-        log_px_given_z = _real_tensor(log_px_given_z, "log_px_given_z")
+        log_px_given_z = latents.real_tensor(log_px_given_z, "log_px_given_z")
+        if log_px_given_z.dtype != terms["kl"].dtype:
+            raise TypeError(f"log_px_given_z has dtype {log_px_given_z.dtype.name} but the posterior has dtype "
+                            f"{terms['kl'].dtype.name}: they must match; cast one (e.g. tf.cast(log_px_given_z, "
+                            f"tf.{terms['kl'].dtype.name}))")
         if log_px_given_z.shape.rank != 1:
             raise ValueError(f"log_px_given_z must have shape [B], got {log_px_given_z.shape}")
         log_px_given_z = _check_finite(log_px_given_z, "log_px_given_z holds NaN or infinite values", check_finite)
@@ -187,7 +203,7 @@ def tc_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distr
 
 
 def kl_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, *,
-                     log_px_given_z: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+                     log_px_given_z: tf.Tensor | None = None, check_finite: bool = True) -> dict[str, tf.Tensor]:
     """The ELBO with no aggregate-posterior estimate: kl and its per-unit parts.
 
         kl_d = E[log q(z_d|x) − log p(z_d)],   kl = Σ_d kl_d,   elbo = reconstruction − kl
@@ -197,17 +213,22 @@ def kl_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distr
     Args:
         z, posterior, prior: as ``tc_decomposition`` (``prior`` factorised over units).
         log_px_given_z: optional [B] log-likelihoods, adds "reconstruction" and "elbo".
+        check_finite: when eager, refuse NaN or infinite z and log_px_given_z and
+            distribution parameters that are not finite, or scales <= 0 (ValueError naming
+            them). Inside ``tf.function`` nothing is added: this is the plain VAE's training
+            step, which checks its loss instead.
 
     Returns:
         dict with "kl_per_dim" ([D]) and "kl", and with ``log_px_given_z`` also
         "reconstruction" and "elbo".
     """
+    eager_check = check_finite and tf.executing_eagerly()
+    z = _checked_inputs(z, posterior, prior, eager_check)
     terms = {"kl_per_dim": extra_terms.kl_per_dim(posterior.log_prob(z), prior.log_prob(z))}
     terms["kl"] = tf.reduce_sum(terms["kl_per_dim"])
-    if log_px_given_z is not None:
-        terms["reconstruction"] = tf.reduce_mean(log_px_given_z)
-        terms["elbo"] = terms["reconstruction"] - terms["kl"]
-    return terms
+    if log_px_given_z is None:
+        return terms
+    return _with_reconstruction(terms, log_px_given_z, eager_check)
 
 
 def hfvae_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Distribution, dataset_size: int,
@@ -247,11 +268,11 @@ def hfvae_decomposition(z: tf.Tensor, posterior: tfd.Distribution, prior: tfd.Di
         marginal_kl = between_group_tc − prior_between_group_tc + within_group_tc
                       − prior_within_group_tc + dimwise_kl.
     """
-    z = tf.convert_to_tensor(z)
+    z = _checked_inputs(z, posterior, prior, check_finite)
     groups = groups or _singletons(posterior, z)
     log_qz_x_units, log_pz_units, aggregate = _log_densities(
         z, posterior, prior, dataset_size, method, groups=groups, chunk_size=chunk_size,
-        check_finite=check_finite,
+        check_finite=check_finite, checked=True,
     )
     log_qz, log_qzd, log_qzg = aggregate
     log_qz_x = tf.reduce_sum(log_qz_x_units, axis=-1)

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
-from refvae import checks
+from refvae import checks, latents
 
 # flatten_distribution lives with the distributions it takes apart; its old name keeps working here.
 from refvae.latents import flatten_distribution
@@ -213,11 +213,22 @@ def aggregate_log_density(z: tf.Tensor, posterior: tfd.Distribution, dataset_siz
 
     Returns:
         (log_qz [M], log_qzd [M, D]) and, with ``groups``, log_qzg [M, G].
+
+    Raises:
+        TypeError: z not floating, or of another dtype than the posterior.
+        ValueError: when eager, non-finite z or posterior parameters, or a posterior scale
+            <= 0 (inside ``tf.function`` nothing is checked, so a training step pays nothing).
     """
     check_method(method)
-    z = tf.convert_to_tensor(z)
+    checks.dataset_size(dataset_size)
+    z = latents.real_tensor(z, "z")
     if z.shape.rank != 2:
         raise ValueError(f"z must have shape [M samples, event size], got {z.shape}")
+    latents.check_dtype("z", z.dtype, posterior, "posterior")
+    if tf.executing_eagerly():
+        if not bool(tf.reduce_all(tf.math.is_finite(z))):
+            raise ValueError("z holds NaN or infinite values")
+        latents.check_parameters(posterior, "posterior")
     probe = posterior.log_prob(z[:1, None, :])
     if probe.shape.rank != 3:
         raise ValueError(
@@ -226,8 +237,7 @@ def aggregate_log_density(z: tf.Tensor, posterior: tfd.Distribution, dataset_siz
         )
     static_b, num_units = probe.shape[1], probe.shape[2]
     _check_sizes(z.shape[0], static_b, dataset_size, method)
-    if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(z))):
-        raise ValueError("z holds NaN or infinite values")
+    # a posterior whose parameters could not be read above (not a tfp distribution or a refvae wrapper)
     if tf.executing_eagerly() and bool(tf.reduce_any(tf.math.is_nan(probe))):
         raise ValueError("posterior has NaN parameters: its log densities are NaN")
     groups = _check_groups(groups, num_units)
@@ -277,23 +287,44 @@ def aggregate_log_density(z: tf.Tensor, posterior: tfd.Distribution, dataset_siz
     )
 
 
+def _check_pairwise_values(values):
+    if np.isnan(values).any():
+        raise ValueError("log_q_pairwise holds NaN values")
+    if np.isposinf(values).any():
+        i, j, d = np.argwhere(np.isposinf(values))[0]
+        raise ValueError(f"log_q_pairwise holds +inf (at [{i}, {j}, {d}]): a log density is finite, or -inf "
+                         f"for a zero density")
+    empty = np.all(np.isneginf(values), axis=1)  # [M, D]
+    if empty.any():
+        i, d = np.argwhere(empty)[0]
+        raise ValueError(f"log_q_pairwise[{i}, :, {d}] is -inf for every data point: sample {i} would have zero "
+                         f"density under every posterior of the batch, which a sample drawn from the batch cannot")
+
+
 def aggregate_log_density_from_pairwise(log_q_pairwise: tf.Tensor, dataset_size: int, method: str, *,
                                         groups: Sequence[Sequence[int]] | None = None) -> tuple[tf.Tensor, ...]:
     """The same estimators from an explicit tensor log_q_pairwise[i, j, d] = log q(z_i,d | x_j).
 
-    For teaching and tests: the whole [M, B, D] tensor is given, so no chunking is done.
+    For teaching and tests: the whole [M, B, D] tensor is given, so no chunking is done. An
+    entry may be −inf (a zero density: sample i outside the support of q(z_d | x_j)), but
+    not every entry of a row log_q_pairwise[i, :, d]: a sample drawn from the batch has a
+    positive density under at least its own posterior.
 
     Returns:
         (log_qz [M], log_qzd [M, D]) and, with ``groups``, log_qzg [M, G].
+
+    Raises:
+        ValueError: when eager, NaN or +inf entries, or a row of −inf (inside
+            ``tf.function`` nothing is checked).
     """
     check_method(method)
-    log_q_pairwise = tf.convert_to_tensor(log_q_pairwise)
+    log_q_pairwise = latents.real_tensor(log_q_pairwise, "log_q_pairwise")
     if log_q_pairwise.shape.rank != 3:
         raise ValueError(f"log_q_pairwise must have shape [M, B, D], got {log_q_pairwise.shape}")
     num_samples, batch_size, num_units = log_q_pairwise.shape
     _check_sizes(num_samples, batch_size, dataset_size, method)
-    if tf.executing_eagerly() and bool(tf.reduce_any(tf.math.is_nan(log_q_pairwise))):
-        raise ValueError("log_q_pairwise holds NaN values")
+    if tf.executing_eagerly():
+        _check_pairwise_values(log_q_pairwise.numpy())
     groups = _check_groups(groups, num_units)
     # inside tf.function M and B may only be known when the graph runs
     dynamic = tf.shape(log_q_pairwise)

@@ -98,6 +98,19 @@ def gaussian_kl(mu0: ArrayLike, cov0: ArrayLike, mu1: ArrayLike, cov1: ArrayLike
     return 0.5 * (trace + mahalanobis - dim + _logdet(cov1, "cov1") - _logdet(cov0, "cov0"))
 
 
+def _check_same_dtype(**values):
+    """Refuse tensors of different dtypes among ``values``, naming both (Python numbers and
+    NumPy arrays are converted by TensorFlow to the tensors' dtype and are not compared)."""
+    import tensorflow as tf
+
+    tensors = [(name, tf.as_dtype(value.dtype)) for name, value in values.items() if _is_tensor(value)]
+    first_name, first_dtype = tensors[0]
+    for name, dtype in tensors[1:]:
+        if dtype != first_dtype:
+            raise TypeError(f"{name} has dtype {dtype.name} but {first_name} has dtype {first_dtype.name}: they must "
+                            f"match; cast one (e.g. tf.cast({name}, tf.{first_dtype.name}))")
+
+
 def diag_gaussian_kl(loc: ArrayLike | tf.Tensor, scale: ArrayLike | tf.Tensor, prior_loc: ArrayLike | float = 0.0,
                      prior_scale: ArrayLike | float = 1.0) -> np.ndarray | tf.Tensor:
     """Elementwise KL(N(loc, scale²) ‖ N(prior_loc, prior_scale²)).
@@ -121,16 +134,24 @@ def diag_gaussian_kl(loc: ArrayLike | tf.Tensor, scale: ArrayLike | tf.Tensor, p
 
     Returns:
         Same shape and kind (NumPy or tensor) as ``loc``.
+
+    Raises:
+        TypeError: tensors of different float dtypes (each named with its dtype).
+        ValueError: a scale <= 0 (for tensors only when eager: inside ``tf.function`` no
+            check is added).
     """
     if _is_tensor(loc) or _is_tensor(scale):
         import tensorflow as tf
 
+        _check_same_dtype(loc=loc, scale=scale, prior_loc=prior_loc, prior_scale=prior_scale)
+        if tf.executing_eagerly() and tf.size(scale) > 0 and float(tf.reduce_min(scale)) <= 0:
+            raise ValueError(f"scale must be > 0, got min {float(tf.reduce_min(scale)):g}")
         log_ratio = tf.math.log1p((scale - prior_scale) / prior_scale)
         return 0.5 * (tf.square((loc - prior_loc) / prior_scale) + tf.math.expm1(2.0 * log_ratio)) - log_ratio
     loc = np.asarray(loc, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
-    if np.any(scale <= 0):
-        raise ValueError("scale must be positive")
+    if scale.size and scale.min() <= 0:
+        raise ValueError(f"scale must be > 0, got min {scale.min():g}")
     log_ratio = np.log1p((scale - prior_scale) / prior_scale)
     return 0.5 * (((loc - prior_loc) / prior_scale) ** 2 + np.expm1(2.0 * log_ratio)) - log_ratio
 

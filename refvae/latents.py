@@ -66,6 +66,95 @@ def flatten_distribution(dist):
     return flat, lambda tensors: tf.nest.pack_sequence_as(dist, list(tensors), expand_composites=True)
 
 
+# ------------------------------------------------------------ checks of the protocol's inputs
+
+# Parameters that must be > 0 wherever a tfp distribution or a refvae wrapper has them.
+_POSITIVE_PARAMETERS = frozenset(
+    {"scale", "scale_diag", "temperature", "concentration", "concentration0", "concentration1", "rate", "df"}
+)
+
+
+def named_parameters(dist, name="distribution"):
+    """[(label, tensor)] of the floating-point parameters of ``dist``, labelled "<name> <parameter>".
+
+    tfp distributions are read through their ``parameters`` (a wrapped distribution, as in
+    ``tfd.Independent``, in turn); refvae's wrappers through their parts. A distribution of
+    another kind gives [] (nothing is known of its parameters).
+
+    Example:
+        >>> [label for label, _ in named_parameters(tfd.Normal([0.0], [1.0]), "posterior")]
+        ['posterior loc', 'posterior scale']
+    """
+    if isinstance(dist, GroupedDistribution):
+        return [pair for i, part in enumerate(dist.parts) for pair in named_parameters(part, f"{name} part {i}")]
+    if isinstance(dist, ConcreteUnit):
+        items = [("logits", dist.logits), ("temperature", dist.temperature)]
+    elif isinstance(dist, tfd.Distribution):
+        # the attribute (a tensor in the distribution's dtype) where there is one
+        items = [(key, getattr(dist, key, value) if tf.is_tensor(getattr(dist, key, None)) else value)
+                 for key, value in dist.parameters.items()]
+    else:
+        return []
+    pairs = []
+    for key, value in items:
+        if isinstance(value, (tfd.Distribution, ConcreteUnit, GroupedDistribution)):
+            pairs.extend(named_parameters(value, f"{name} {key}"))
+        elif tf.is_tensor(value) or isinstance(value, (float, np.ndarray, np.floating)):
+            tensor = tf.convert_to_tensor(value)
+            if tensor.dtype.is_floating:
+                pairs.append((f"{name} {key}", tensor))
+    return pairs
+
+
+def distribution_dtype(dist):
+    """The float dtype ``dist`` computes in (None when it cannot be told)."""
+    dtype = getattr(dist, "dtype", None) if isinstance(dist, tfd.Distribution) else None
+    if dtype is not None and tf.as_dtype(dtype).is_floating:
+        return tf.as_dtype(dtype)
+    pairs = named_parameters(dist)
+    return pairs[0][1].dtype if pairs else None
+
+
+def real_tensor(value, name):
+    """``value`` as a real floating-point tensor; a TypeError naming ``name`` otherwise."""
+    tensor = tf.convert_to_tensor(value)
+    if not tensor.dtype.is_floating:
+        raise TypeError(f"{name} must be a real floating-point tensor, got dtype {tensor.dtype.name}")
+    return tensor
+
+
+def check_dtype(name, dtype, dist, dist_name):
+    """Refuse a tensor (or distribution) ``name`` of ``dtype`` beside ``dist`` of another float
+    dtype, naming both (TensorFlow's own message names neither). Costs nothing in a graph: the
+    dtypes are static."""
+    expected = distribution_dtype(dist)
+    if dtype is not None and expected is not None and tf.as_dtype(dtype) != expected:
+        dtype = tf.as_dtype(dtype)
+        if hasattr(dist, "log_prob") and name in ("prior", "posterior"):
+            remedy = f"build both in one dtype (e.g. latent.prior(tf.{expected.name}))"
+        else:
+            remedy = f"cast one (e.g. tf.cast({name}, tf.{expected.name})) or build {dist_name} in {dtype.name}"
+        raise TypeError(f"{name} has dtype {dtype.name} but {dist_name} has dtype {expected.name}: they must match; "
+                        f"{remedy}")
+
+
+def check_parameters(dist, name="distribution"):
+    """Refuse, when eager, a distribution with a non-finite parameter, or a scale (temperature,
+    rate, concentration) <= 0, naming the parameter: such a distribution's log densities are
+    NaN or infinite, and saying so names the symptom, not the cause. Inside ``tf.function``
+    it does nothing (no per-step cost); the callers' graph checks stay as they are."""
+    if not tf.executing_eagerly():
+        return
+    for label, tensor in named_parameters(dist, name):
+        values = tensor.numpy()
+        if not np.all(np.isfinite(values)):
+            found = [word for word, hit in (("NaN", np.isnan(values).any()), ("+inf", np.isposinf(values).any()),
+                                            ("-inf", np.isneginf(values).any())) if hit]
+            raise ValueError(f"{label} must be finite, found {' and '.join(found)}")
+        if label.rsplit(" ", 1)[-1] in _POSITIVE_PARAMETERS and values.size and values.min() <= 0:
+            raise ValueError(f"{label} must be > 0, got min {values.min():g}")
+
+
 
 # ----------------------------------------------------------------- distribution wrappers
 

@@ -526,5 +526,14 @@ def test_nan_in_posterior_parameters_is_refused_before_any_work():
     loc = np.zeros((8, 3))
     loc[2, 1] = np.nan
     posterior = tfp.distributions.Normal(loc, np.ones((8, 3)))
-    with pytest.raises(ValueError, match="posterior has NaN parameters"):
+    with pytest.raises(ValueError, match="posterior loc must be finite, found NaN"):
         estimators.aggregate_log_density(np.zeros((8, 3)), posterior, 100, "mss1")
+
+    class OnlyLogProb:
+        """A posterior whose parameters cannot be read: its NaN is found in its log densities."""
+
+        def log_prob(self, z):
+            return posterior.log_prob(z)
+
+    with pytest.raises(ValueError, match="posterior has NaN parameters"):
+        estimators.aggregate_log_density(np.zeros((8, 3)), OnlyLogProb(), 100, "mss1")

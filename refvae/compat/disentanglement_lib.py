@@ -93,7 +93,14 @@ import types
 import numpy as np
 
 from refvae import checks, metrics
-from refvae.metrics import discrete, inputs
+from refvae.metrics import discrete, inputs, sampling
+from refvae.metrics.beta_vae import check_defined as _beta_vae_defined
+from refvae.metrics.dci import check_defined as _dci_defined
+from refvae.metrics.irs import check_defined as _irs_defined
+from refvae.metrics.majority_vote import check_defined as _factor_vae_defined
+from refvae.metrics.mig import check_defined as _mig_defined
+from refvae.metrics.modularity import check_defined as _modularity_defined
+from refvae.metrics.sap import check_defined as _sap_defined
 
 __all__ = [
     "GroundTruthData",
@@ -186,7 +193,7 @@ class GroundTruthDataAdapter:
                     f"random_state) and sample_observations_from_factors(factors, random_state); "
                     f"it has no {attribute!r}"
                 )
-        sizes = tuple(int(size) for size in ground_truth_data.factors_num_values)
+        sizes = inputs.check_factor_sizes(ground_truth_data.factors_num_values, "ground_truth_data.factors_num_values")
         if len(sizes) != int(ground_truth_data.num_factors):
             raise ValueError(
                 f"ground_truth_data.factors_num_values has {len(sizes)} entries but num_factors is "
@@ -195,6 +202,7 @@ class GroundTruthDataAdapter:
         self.ground_truth_data = ground_truth_data
         self.random_state = _as_random_state(random_state)
         self.factor_sizes = sizes
+        self.name = inputs.data_name(ground_truth_data)
 
     def sample_factors(self, num, rng=None):
         return self.ground_truth_data.sample_factors(num, self.random_state)
@@ -207,21 +215,25 @@ class GroundTruthDataAdapter:
         return np.random.default_rng(self.random_state.randint(0, 2**31 - 1))
 
 
-def _prepare(ground_truth_data, representation_function, random_state):
+def _prepare(ground_truth_data, representation_function, random_state, check_defined=None):
+    """The adapted data, checked before any work (with ``check_defined``, a metric's: that the
+    metric is defined on its factors)."""
     data = GroundTruthDataAdapter(ground_truth_data, random_state)
     if not callable(representation_function):
         raise TypeError("representation_function must be a callable: observations -> codes [num, D]")
+    if check_defined is not None:
+        check_defined(data.factor_sizes, data.name)
     return data
 
 
-def _sample_points(data, representation_function, num_points, batch_size):
+def _sample_points(data, representation_function, num_points, batch_size, name="num_points"):
     """(codes [N, D], factors [N, K]) drawn batch by batch as disentanglement_lib draws them.
 
     Each batch samples its factors and then their observations from the random state (the
     data object's ``sample`` if it has one), so the same ``RandomState`` gives the same
     points, and hence the same codes, as disentanglement_lib's metrics.
     """
-    num_points = checks.integer(num_points, "num_points")
+    num_points = sampling.check_num_points(num_points, name)
     batch_size = checks.integer(batch_size, "batch_size")
     source, random_state = data.ground_truth_data, data.random_state
     codes, factors = [], []
@@ -251,16 +263,19 @@ def _sample_points(data, representation_function, num_points, batch_size):
     return codes, factors
 
 
-def _sample_representation(ground_truth_data, representation_function, random_state, num_points, batch_size):
+def _sample_representation(ground_truth_data, representation_function, random_state, num_points, batch_size,
+                           check_defined=None, name="num_train"):
     """(codes [N, D], factors [N, K]) of ``num_points`` fresh points of ``ground_truth_data``."""
-    data = _prepare(ground_truth_data, representation_function, random_state)
-    return _sample_points(data, representation_function, num_points, batch_size)
+    data = _prepare(ground_truth_data, representation_function, random_state, check_defined)
+    return _sample_points(data, representation_function, num_points, batch_size, name)
 
 
-def _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test, batch_size):
-    data = _prepare(ground_truth_data, representation_function, random_state)
-    train = _sample_points(data, representation_function, num_train, batch_size)
-    test = _sample_points(data, representation_function, num_test, batch_size)
+def _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test, batch_size,
+                       check_defined):
+    data = _prepare(ground_truth_data, representation_function, random_state, check_defined)
+    sampling.check_num_points(num_test, "num_test")
+    train = _sample_points(data, representation_function, num_train, batch_size, "num_train")
+    test = _sample_points(data, representation_function, num_test, batch_size, "num_test")
     return train, test
 
 
@@ -269,7 +284,7 @@ def compute_mig(ground_truth_data, representation_function, random_state, artifa
     """Histogram MIG (``refvae.metrics.mig``) → {"discrete_mig"}."""
     del artifact_dir  # unused, as in disentanglement_lib
     codes, factors = _sample_representation(ground_truth_data, representation_function, random_state, num_train,
-                                            batch_size)
+                                            batch_size, _mig_defined)
     return {"discrete_mig": metrics.mig(codes, factors)["mig"]}
 
 
@@ -277,7 +292,7 @@ def compute_beta_vae_sklearn(ground_truth_data, representation_function, random_
                              batch_size=64, num_train=10000, num_eval=5000):
     """BetaVAE score (``refvae.metrics.beta_vae_score``) → {"train_accuracy", "eval_accuracy"}."""
     del artifact_dir
-    data = _prepare(ground_truth_data, representation_function, random_state)
+    data = _prepare(ground_truth_data, representation_function, random_state, _beta_vae_defined)
     rng = data.generator()
     result = metrics.beta_vae_score(data, representation_function, rng, batch_size=batch_size, num_train=num_train,
                                     num_eval=num_eval)
@@ -292,7 +307,7 @@ def compute_factor_vae(ground_truth_data, representation_function, random_state,
     ``prune_threshold`` (0.05) and ``num_active_dims`` (codes kept).
     """
     del artifact_dir
-    data = _prepare(ground_truth_data, representation_function, random_state)
+    data = _prepare(ground_truth_data, representation_function, random_state, _factor_vae_defined)
     rng = data.generator()
     result = metrics.factor_vae_score(data, representation_function, rng, batch_size=batch_size, num_train=num_train,
                                       num_eval=num_eval, num_variance_estimate=num_variance_estimate,
@@ -308,7 +323,7 @@ def compute_dci(ground_truth_data, representation_function, random_state, artifa
     """
     del artifact_dir
     train, test = _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test,
-                                     batch_size)
+                                     batch_size, _dci_defined)
     result = metrics.dci(*train, *test)
     return {
         "informativeness_train": result["informativeness_train"],
@@ -323,7 +338,7 @@ def compute_sap(ground_truth_data, representation_function, random_state, artifa
     """SAP (``refvae.metrics.sap``) → {"SAP_score"}."""
     del artifact_dir
     train, test = _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test,
-                                     batch_size)
+                                     batch_size, _sap_defined)
     return {"SAP_score": metrics.sap(*train, *test, continuous_factors=continuous_factors)["sap"]}
 
 
@@ -335,7 +350,7 @@ def compute_modularity_explicitness(ground_truth_data, representation_function, 
     """
     del artifact_dir
     (train_codes, train_factors), (test_codes, test_factors) = _train_test_points(
-        ground_truth_data, representation_function, random_state, num_train, num_test, batch_size
+        ground_truth_data, representation_function, random_state, num_train, num_test, batch_size, _modularity_defined
     )
     result = metrics.modularity(train_codes, train_factors, test_codes=test_codes, test_factors=test_factors)
     return {
@@ -350,7 +365,7 @@ def compute_irs(ground_truth_data, representation_function, random_state, artifa
     """Interventional robustness score (``refvae.metrics.irs``) → {"IRS", "num_active_dims"}."""
     del artifact_dir
     codes, factors = _sample_representation(ground_truth_data, representation_function, random_state, num_train,
-                                            batch_size)
+                                            batch_size, _irs_defined)
     result = metrics.irs(codes, factors, diff_quantile=diff_quantile)
     return {"IRS": result["irs"], "num_active_dims": result["num_active_dims"]}
 
@@ -381,7 +396,7 @@ def generate_batch_factor_code(ground_truth_data, representation_function, num_p
     observations, batch by batch); refvae's functions are batch-first.
     """
     codes, factors = _sample_representation(ground_truth_data, representation_function, random_state, num_points,
-                                            batch_size)
+                                            batch_size, name="num_points")
     return codes.T, factors.T
 
 

@@ -29,6 +29,7 @@ images, so CPU-sized versions of the MNIST experiments run anywhere.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 
 import numpy as np
@@ -47,6 +48,10 @@ _IDX_FILES = {
 }
 _OFFLINE_HINT = ("refvae.data.digits() works offline (scikit-learn's 8x8 digits), or pass "
                  "directory= with the four IDX files")
+# The most data bytes read from one IDX file: the largest MNIST file holds 47,040,000, and
+# its float32 images take 4x that. A header that declares more is damaged or not MNIST-like,
+# and is refused before anything is decompressed.
+_MAX_IDX_BYTES = 2**30
 
 
 def read_idx(path):
@@ -56,6 +61,10 @@ def read_idx(path):
     0x0D float32, 0x0E float64), the number of dimensions d, d big-endian uint32 sizes, then
     the values big-endian in row-major order. A ``.gz`` suffix means gzip.
 
+    The header is read first (from the decompressed stream) and sets what is read after it:
+    exactly the data it declares, plus one byte to detect data it does not declare. Nothing
+    more is decompressed, so a small gzip file that inflates to gigabytes costs no memory.
+
     Args:
         path: the file.
 
@@ -63,34 +72,60 @@ def read_idx(path):
         the array, in native byte order.
 
     Raises:
-        ValueError: bad magic number, unknown type, or a data length that does not match
-            the header (truncated or padded file), or a corrupted gzip stream.
+        ValueError: bad magic number, unknown type, a header that declares more than
+            ``_MAX_IDX_BYTES`` (1 GiB) of data, a data length that does not match the
+            header (truncated or padded file), or a corrupted gzip stream.
     """
     path = os.fspath(path)
     opener = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rb") as stream:
-            content = stream.read()
+            return _read_idx_stream(stream, path)
     except (OSError, EOFError) as error:
         if isinstance(error, FileNotFoundError):
             raise
         raise ValueError(f"{path} is corrupted or truncated ({type(error).__name__}: "
                          f"{error})") from error
-    if len(content) < 4 or content[0] != 0 or content[1] != 0:
+
+
+def _read_exactly(stream, count):
+    """Up to ``count`` bytes of ``stream`` (fewer only at its end), in a buffer of that size."""
+    buffer = bytearray(count)
+    view, filled = memoryview(buffer), 0
+    while filled < count:
+        read = stream.readinto(view[filled:])
+        if not read:
+            break
+        filled += read
+    view.release()
+    return buffer if filled == count else buffer[:filled]
+
+
+def _read_idx_stream(stream, path):
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0:
         raise ValueError(f"{path} is not an IDX file (bad magic number)")
-    code, ndim = content[2], content[3]
+    code, ndim = magic[2], magic[3]
     if code not in _IDX_DTYPES:
         raise ValueError(f"{path}: unknown IDX type code 0x{code:02x}")
-    header = 4 + 4 * ndim
-    if len(content) < header:
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise ValueError(f"{path} is truncated inside its header")
-    shape = tuple(int(s) for s in np.frombuffer(content, ">u4", count=ndim, offset=4))
+    shape = tuple(int(s) for s in np.frombuffer(sizes, ">u4"))
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(content) - header != expected:
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if expected > _MAX_IDX_BYTES:
+        raise ValueError(f"{path}: its header declares {shape} ({expected:,} bytes of data), above the limit of "
+                         f"{_MAX_IDX_BYTES:,} bytes refvae reads from an IDX file (MNIST's largest holds "
+                         f"47,040,000): the header is damaged or the file is not an MNIST-like data set")
+    content = _read_exactly(stream, expected)
+    if len(content) != expected:
         raise ValueError(f"{path} is truncated or corrupted: header says {shape} "
-                         f"({expected} bytes of data), file has {len(content) - header}")
-    array = np.frombuffer(content, dtype, offset=header).reshape(shape)
+                         f"({expected} bytes of data), file has {len(content)}")
+    if stream.read(1):
+        raise ValueError(f"{path} is corrupted: it holds more data than its header declares ({shape}, "
+                         f"{expected:,} bytes); the rest was not read")
+    array = np.frombuffer(content, dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
 
 

@@ -25,7 +25,18 @@ from refvae.metrics.registry import Evaluation, MetricSpec
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
 
-__all__ = ["beta_vae_features", "beta_vae_features_from_pool", "beta_vae_score", "beta_vae_score_from_features"]
+__all__ = ["MIN_FACTORS", "beta_vae_features", "beta_vae_features_from_pool", "beta_vae_score",
+           "beta_vae_score_from_features", "check_defined"]
+
+# The label of a training point is the fixed factor: a classifier needs two of them.
+MIN_FACTORS = 2
+
+
+def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
+    """Raise a ValueError unless the BetaVAE score is defined on factors of these sizes:
+    at least ``MIN_FACTORS`` factors, each taking at least 2 values."""
+    inputs.require_factors("BetaVAE score", factor_sizes, MIN_FACTORS, where=where,
+                           why="its classifier tells apart which factor was held fixed")
 
 
 def beta_vae_features(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
@@ -36,6 +47,7 @@ def beta_vae_features(data: GroundTruthData, representation: Representation, rng
     one call of ``representation``; this changes the speed, not the numbers.
     """
     sizes = inputs.check_data(data)
+    check_defined(sizes, inputs.data_name(data))
     num_factors = len(sizes)
     features, labels = [], []
     for start in range(0, num_points, points_per_call):
@@ -120,7 +132,7 @@ def beta_vae_score(data: GroundTruthData, representation: Representation, rng: n
 
     Args:
         data: object with ``factor_sizes``, ``sample_factors(n, rng)`` and
-            ``observations_from_factors(factors)``.
+            ``observations_from_factors(factors)``; at least 2 factors (``check_defined``).
         representation: observations -> codes [n, D] (NumPy).
         rng: ``numpy.random.Generator`` or int seed.
         batch_size: factor vectors per pair of batches (64).
@@ -134,7 +146,7 @@ def beta_vae_score(data: GroundTruthData, representation: Representation, rng: n
         >>> from refvae import metrics
         >>> score = metrics.beta_vae_score(data, lambda x: x.reshape(len(x), -1), rng=0)  # doctest: +SKIP
     """
-    inputs.check_data(data)
+    check_defined(inputs.check_data(data), inputs.data_name(data))
     inputs.check_representation(representation)
     batch_size = checks.integer(batch_size, "batch_size")
     num_train = checks.integer(num_train, "num_train")
@@ -158,4 +170,4 @@ def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
 
 
 registry.register(MetricSpec("beta-vae", "BetaVAE score: a linear classifier reads the fixed factor (Higgins et al. "
-                             "2017; 001 Table 1)", "eval_accuracy", _evaluate, min_factors=2, by_default=True))
+                             "2017; 001 Table 1)", "eval_accuracy", _evaluate, min_factors=MIN_FACTORS, by_default=True))

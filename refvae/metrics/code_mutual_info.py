@@ -47,6 +47,7 @@ def code_mutual_info(codes: ArrayLike, num_bins: int = 20) -> dict[str, Any]:
     codes = inputs.check_codes(codes, min_dims=2)
     num_bins = checks.integer(num_bins, "num_bins")
     bins = discrete.discretize(codes, num_bins)
+    discrete.check_histogram_size(codes.shape[1], num_bins, discrete.as_labels(bins)[1], of="code")
     mutual_info = discrete.discrete_mutual_info_matrix(bins, bins, num_code_labels=num_bins)
     np.fill_diagonal(mutual_info, 0.0)
     num_codes = codes.shape[1]

@@ -28,10 +28,21 @@ from refvae.metrics.registry import Evaluation, MetricSpec
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
 
-__all__ = ["dci", "dci_from_importance", "importance_matrix", "compute_dci", "IMPORTANCE_METHODS"]
+__all__ = ["MIN_FACTORS", "check_defined", "dci", "dci_from_importance", "importance_matrix", "compute_dci",
+           "IMPORTANCE_METHODS"]
 
 IMPORTANCE_METHODS = ("gradient_boosting", "random_forest", "logistic")
 _EPSILON = 1e-11
+
+# Disentanglement is an entropy in base K, the number of factors: log 1 = 0 has no base.
+MIN_FACTORS = 2
+_WHY = "its disentanglement is an entropy in base K, the number of factors"
+
+
+def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
+    """Raise a ValueError unless DCI is defined on factors of these sizes: at least
+    ``MIN_FACTORS`` factors, each taking at least 2 values (a classifier needs two classes)."""
+    inputs.require_factors("DCI", factor_sizes, MIN_FACTORS, where=where, why=_WHY)
 
 
 def _normalised_entropy(probabilities, base, axis):
@@ -167,10 +178,10 @@ def dci(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
         raise ValueError(
             f"test_factors must have {train_factors.shape[1]} columns like train_factors, got {test_factors.shape[1]}"
         )
-    if train_factors.shape[1] < 2:
-        raise ValueError("DCI needs at least 2 factors (entropy base K)")
     if importance not in IMPORTANCE_METHODS:
         raise ValueError(f"importance must be one of {IMPORTANCE_METHODS}, got {importance!r}")
+    inputs.require_factor_values("DCI", train_factors, "train_factors", MIN_FACTORS, why=_WHY)
+    inputs.require_factor_values("DCI", test_factors, "test_factors", MIN_FACTORS, why=_WHY)
     matrix, train_accuracy, test_accuracy = importance_matrix(
         train_codes, train_factors, test_codes, test_factors, importance, seed
     )
@@ -199,6 +210,9 @@ def compute_dci(data: GroundTruthData, representation: Representation, rng: np.r
     """
     if importance not in IMPORTANCE_METHODS:
         raise ValueError(f"importance must be one of {IMPORTANCE_METHODS}, got {importance!r}")
+    check_defined(inputs.check_data(data), inputs.data_name(data))
+    num_train = sampling.check_num_points(num_train, "num_train")
+    num_test = sampling.check_num_points(num_test, "num_test")
     rng = checks.rng(rng)
     train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
@@ -215,4 +229,5 @@ def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
 
 
 registry.register(MetricSpec("dci", "DCI disentanglement, completeness, informativeness (Eastwood & Williams "
-                             "2018; 002 Table 3)", "disentanglement", _evaluate, min_factors=2, by_default=True))
+                             "2018; 002 Table 3)", "disentanglement", _evaluate, min_factors=MIN_FACTORS,
+                             by_default=True))

@@ -18,7 +18,13 @@ import numpy as np
 from refvae import checks
 from refvae.metrics.inputs import check_codes
 
-__all__ = ["as_labels", "discrete_entropy", "discrete_mutual_info_matrix", "discretize"]
+__all__ = ["MAX_HISTOGRAM_CELLS", "as_labels", "check_histogram_size", "discrete_entropy",
+           "discrete_mutual_info_matrix", "discretize"]
+
+# The most cells of one joint histogram of codes and factors: its int64 counts and their
+# float64 copy take 256 MiB. The default 20 bins over dSprites' 10 codes and its largest
+# factor (40 positions) need 8,000.
+MAX_HISTOGRAM_CELLS = 2**24
 
 
 # Rows of one block of ``discretize``: a [block, D] slice of float64 codes stays in cache.
@@ -66,6 +72,37 @@ def discretize(codes, num_bins=20):
             bins += (bins < num_bins - 1) & (column >= upper_edge)
             labels[start:start + _DISCRETIZE_ROWS, j] = bins
     return labels
+
+
+def check_histogram_size(num_codes, num_code_labels, factor_sizes, name="num_bins", of="factor", at_least=False):
+    """Refuse, before any work, a joint histogram of more than ``MAX_HISTOGRAM_CELLS`` cells.
+
+    ``discrete_mutual_info_matrix`` histograms every code with each factor: num_codes ×
+    num_code_labels × |V_k| cells for factor k. A bin count that makes that larger than the
+    limit would exhaust memory (``mig(num_bins=10**9)`` asks numpy for over 100 GiB), so it
+    is refused with the sizes named.
+
+    Args:
+        num_codes: D.
+        num_code_labels: bins per code.
+        factor_sizes: values of each factor (or of each code, ``of="code"``) in the sample.
+        name: the argument that set ``num_code_labels``, for the message.
+        of: what ``factor_sizes`` counts, for the message.
+        at_least: the sizes are lower bounds (the data is not sampled yet); the message says so.
+    """
+    sizes = [int(size) for size in factor_sizes] or [1]
+    largest = int(np.argmax(sizes))
+    cells = int(num_codes) * int(num_code_labels) * sizes[largest]
+    if cells > MAX_HISTOGRAM_CELLS:
+        which = f"each {of}" if at_least else f"{of} {largest}"
+        bound = "at least " if at_least else ""
+        raise ValueError(
+            f"{name}={num_code_labels:,} is above the limit: the joint histogram of {bound}{num_codes} code(s) x "
+            f"{num_code_labels:,} bins x {bound}{sizes[largest]} value(s) of {which} would hold {bound}{cells:,} cells "
+            f"({cells * 16 / 2**30:.3g} GiB with its float copy), and the limit is {MAX_HISTOGRAM_CELLS:,} cells "
+            f"({MAX_HISTOGRAM_CELLS * 16 // 2**20} MiB) so that one metric cannot exhaust the memory; use fewer "
+            f"bins (disentanglement_lib uses 20)"
+        )
 
 
 def as_labels(values):
@@ -152,6 +189,7 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
             f"got {num_points} and {factor_labels.shape[0]}"
         )
     width = max(code_sizes)
+    check_histogram_size(num_codes, width, factor_sizes, name="num_code_labels")
 
     def mutual_info_from_joint(pair, code_counts, factor_counts):
         # (1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)] for each code: pair [D, width, V].
@@ -164,11 +202,13 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
     factor_entropy = np.empty(factor_labels.shape[1])
     # Factors are histogrammed in groups whose joint value count stays small (mixed radix,
     # at most _GROUP_VALUES values), so one bincount over the D codes of a point serves
-    # several factors and each histogram still lives in cache. Code j occupies the labels
-    # j*width ... (j+1)*width - 1 of the flat histogram.
+    # several factors and each histogram still lives in cache; a group's histogram also
+    # stays within MAX_HISTOGRAM_CELLS. Code j occupies the labels j*width ... (j+1)*width - 1
+    # of the flat histogram.
+    group_values = max(1, min(_GROUP_VALUES, MAX_HISTOGRAM_CELLS // (num_codes * width)))
     groups, current, values = [], [], 1
     for k, size in enumerate(factor_sizes):
-        if current and values * size > _GROUP_VALUES:
+        if current and values * size > group_values:
             groups.append(current)
             current, values = [], 1
         current.append(k)

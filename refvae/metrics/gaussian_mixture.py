@@ -9,10 +9,28 @@ import math
 
 import numpy as np
 
-__all__ = ["gaussian_mixture_log_means"]
+from refvae import checks
+
+__all__ = ["MAX_CHUNK_ELEMENTS", "check_chunk_elements", "gaussian_mixture_log_means"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _TINY_SUM = 1e-30  # float32 sums below this are recomputed in float64
+
+
+# The most samples × components evaluated at once (about 12 bytes each: 768 MiB); the
+# default is 2**23.
+MAX_CHUNK_ELEMENTS = 2**26
+
+
+def check_chunk_elements(chunk_elements, name="chunk_elements"):
+    """``chunk_elements`` as an int in 1 … ``MAX_CHUNK_ELEMENTS`` (it sets the memory of a step)."""
+    chunk_elements = checks.integer(chunk_elements, name)
+    if chunk_elements > MAX_CHUNK_ELEMENTS:
+        raise ValueError(
+            f"{name} must be at most {MAX_CHUNK_ELEMENTS:,} (2**26; each element takes about 12 bytes, so a "
+            f"step would need {chunk_elements * 12 / 2**30:.3g} GiB), got {chunk_elements:,}"
+        )
+    return chunk_elements
 
 
 def gaussian_mixture_log_means(z, sample_index, loc, scale, grid_shape=None, factors=(), chunk_elements=2**23):

@@ -6,14 +6,35 @@ object with ``factor_sizes`` (a sequence of ints), ``sample_factors(n, rng)`` (i
 callable from observations (NumPy) to codes [n, D]. Each check names the argument and what
 was expected.
 
+Where a metric is undefined on the data (too few factors, or a factor that takes a single
+value), :func:`require_factors` refuses it with one rule and one text for every metric; each
+metric module holds its ``MIN_FACTORS`` and a ``check_defined(factor_sizes)`` built on it.
+
 Example:
     >>> check_factors([[0, 1], [2, 3]]).dtype
     dtype('int64')
+    >>> require_factors("DCI", (10,), min_factors=2, where="digits")
+    Traceback (most recent call last):
+    ...
+    ValueError: DCI is undefined on digits: it needs at least 2 factors and digits has 1 (factor sizes (10,))
 """
+
+import math
+import numbers
 
 import numpy as np
 
-__all__ = ["check_codes", "check_data", "check_factors", "check_representation", "check_same_length"]
+__all__ = [
+    "check_codes",
+    "check_data",
+    "check_factor_sizes",
+    "check_factors",
+    "check_representation",
+    "check_same_length",
+    "data_name",
+    "require_factor_values",
+    "require_factors",
+]
 
 
 def check_codes(codes, name="codes", min_dims=1):
@@ -70,7 +91,7 @@ def check_data(data, name="data"):
                 f"{name} must have factor_sizes, sample_factors(n, rng) and "
                 f"observations_from_factors(factors); it has no {attribute!r}"
             )
-    sizes = tuple(int(size) for size in data.factor_sizes)
+    sizes = check_factor_sizes(data.factor_sizes, f"{name}.factor_sizes")
     if not sizes or min(sizes) < 1:
         raise ValueError(f"{name}.factor_sizes must be a non-empty sequence of positive ints, got {sizes}")
     return sizes
@@ -79,3 +100,63 @@ def check_data(data, name="data"):
 def check_representation(representation, name="representation"):
     if not callable(representation):
         raise TypeError(f"{name} must be a callable: observations -> codes [n, D]")
+
+
+def check_factor_sizes(factor_sizes, name="factor_sizes"):
+    """Factor sizes |V_k| as a tuple of ints; whole-valued floats (4.0) are accepted, 3.7, NaN,
+    inf and bools are refused (a size is a count of values: truncating 3.7 to 3 would drop one)."""
+    if isinstance(factor_sizes, (str, bytes)) or not hasattr(factor_sizes, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of ints (one number of values a factor), got {factor_sizes!r}")
+    sizes = []
+    for k, size in enumerate(factor_sizes):
+        if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Real):
+            raise TypeError(f"{name}[{k}] must be an int (the number of values of factor {k}), "
+                            f"got {type(size).__name__} {size!r}")
+        if not math.isfinite(size) or size != math.floor(size):
+            raise ValueError(f"{name}[{k}] must be a whole number of values, got {size!r}")
+        sizes.append(int(size))
+    return tuple(sizes)
+
+
+def data_name(data):
+    """The name a message gives a data set: its ``name`` attribute, else its class name."""
+    name = getattr(data, "name", None)
+    return name if isinstance(name, str) and name else type(data).__name__
+
+
+def require_factors(metric, factor_sizes, min_factors, min_values=2, *, where="the data", why=""):
+    """Refuse data on which ``metric`` is undefined: fewer than ``min_factors`` factors, or a
+    factor with fewer than ``min_values`` values.
+
+    The one rule (and text) of every metric's refusal; cheap, so wrappers run it before they
+    sample or encode anything.
+
+    Args:
+        metric: the metric's name for the message ("FactorVAE score", "DCI", ...).
+        factor_sizes: |V_k| of each factor (of a data set, or counted in a sample).
+        min_factors: the fewest factors the metric is defined for.
+        min_values: the fewest values a factor must take (2: a factor that never changes has
+            nothing a code could capture).
+        where: what the sizes describe, for the message ("digits", "test_factors").
+        why: optional reason said after the rule.
+
+    Raises:
+        ValueError: naming the metric, ``where`` and what it lacks.
+    """
+    sizes = check_factor_sizes(factor_sizes)
+    reason = f"; {why}" if why else ""
+    if len(sizes) < min_factors:
+        raise ValueError(f"{metric} is undefined on {where}: it needs at least {min_factors} factors and {where} "
+                         f"has {len(sizes)} (factor sizes {sizes}){reason}")
+    for k, size in enumerate(sizes):
+        if size < min_values:
+            takes = "a single value" if size == 1 else f"{size} values"
+            raise ValueError(f"{metric} is undefined on {where}: its factor {k} takes {takes}, and every factor "
+                             f"must take at least {min_values} (a factor that never changes has nothing for a "
+                             f"code to capture)")
+
+
+def require_factor_values(metric, factors, name="factors", min_factors=1, min_values=2, why=""):
+    """``require_factors`` on the values a checked factor array [N, K] takes in its sample."""
+    counts = [np.unique(factors[:, k]).size for k in range(factors.shape[1])]
+    require_factors(metric, counts, min_factors, min_values, where=name, why=why)

@@ -37,7 +37,17 @@ from refvae.metrics.registry import Evaluation, MetricSpec
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
 
-__all__ = ["irs", "compute_irs"]
+__all__ = ["MIN_FACTORS", "check_defined", "irs", "compute_irs"]
+
+# A code is scored by its best factor: one factor is enough.
+MIN_FACTORS = 1
+
+
+def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
+    """Raise a ValueError unless IRS is defined on factors of these sizes: at least
+    ``MIN_FACTORS`` factor, each taking at least 2 values (a constant factor puts every
+    point in one group, whose deviations say nothing about robustness)."""
+    inputs.require_factors("IRS", factor_sizes, MIN_FACTORS, where=where)
 
 
 def irs(codes: ArrayLike, factors: ArrayLike, diff_quantile: float = 0.99) -> dict[str, Any]:
@@ -71,6 +81,7 @@ def irs(codes: ArrayLike, factors: ArrayLike, diff_quantile: float = 0.99) -> di
         raise TypeError(f"diff_quantile must be a number in (0, 1], got {type(diff_quantile).__name__}")
     if not 0 < diff_quantile <= 1:
         raise ValueError(f"diff_quantile must be in (0, 1], got {diff_quantile}")
+    inputs.require_factor_values("IRS", factors, "factors", MIN_FACTORS)
     num_codes, num_factors = codes.shape[1], factors.shape[1]
     max_deviations = np.max(np.abs(codes - codes.mean(axis=0)), axis=0)
     active = max_deviations > 0
@@ -113,7 +124,8 @@ def compute_irs(data: GroundTruthData, representation: Representation, rng: np.r
     Returns:
         the dict of ``irs``.
     """
-    codes, factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
+    check_defined(inputs.check_data(data), inputs.data_name(data))
+    codes, factors = sampling.sample_representation(data, representation, num_train, rng, batch_size, name="num_train")
     return irs(codes, factors, diff_quantile=diff_quantile)
 
 
@@ -126,4 +138,4 @@ def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
 
 
 registry.register(MetricSpec("irs", "interventional robustness score (Suter et al. 2019)", "irs", _evaluate,
-                             by_default=True))
+                             min_factors=MIN_FACTORS, by_default=True))

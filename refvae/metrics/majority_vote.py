@@ -27,7 +27,18 @@ from refvae.metrics.registry import Evaluation, MetricSpec
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
 
-__all__ = ["factor_vae_score", "factor_vae_votes", "factor_vae_votes_from_pool", "majority_vote_accuracy", "prune_dims"]
+__all__ = ["MIN_FACTORS", "check_defined", "factor_vae_score", "factor_vae_votes", "factor_vae_votes_from_pool",
+           "majority_vote_accuracy", "prune_dims"]
+
+# With one factor every vote goes to it: the majority vote is always right.
+MIN_FACTORS = 2
+
+
+def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
+    """Raise a ValueError unless the FactorVAE score is defined on factors of these sizes:
+    at least ``MIN_FACTORS`` factors, each taking at least 2 values."""
+    inputs.require_factors("FactorVAE score", factor_sizes, MIN_FACTORS, where=where,
+                           why="with a single factor every vote goes to it and the score is 1.0 for any model")
 
 
 def prune_dims(global_variance: ArrayLike, prune_threshold: float = 0.05) -> np.ndarray:
@@ -44,6 +55,7 @@ def factor_vae_votes(data: GroundTruthData, representation: Representation, rng:
     of ``representation``; this changes the speed, not the numbers.
     """
     sizes = inputs.check_data(data)
+    check_defined(sizes, inputs.data_name(data))
     active_index = np.flatnonzero(active)
     votes = np.zeros((global_variance.shape[0], len(sizes)), dtype=np.int64)
     for start in range(0, num_votes, votes_per_call):
@@ -119,7 +131,7 @@ def factor_vae_score(data: GroundTruthData, representation: Representation, rng:
 
     Args:
         data: object with ``factor_sizes``, ``sample_factors(n, rng)`` and
-            ``observations_from_factors(factors)``.
+            ``observations_from_factors(factors)``; at least 2 factors (``check_defined``).
         representation: observations -> codes [n, D] (NumPy).
         rng: ``numpy.random.Generator`` or int seed.
         batch_size: factor vectors per vote (64; >= 2 for a variance).
@@ -135,7 +147,7 @@ def factor_vae_score(data: GroundTruthData, representation: Representation, rng:
         >>> from refvae import metrics
         >>> score = metrics.factor_vae_score(data, lambda x: x.reshape(len(x), -1), rng=0)  # doctest: +SKIP
     """
-    inputs.check_data(data)
+    check_defined(inputs.check_data(data), inputs.data_name(data))
     inputs.check_representation(representation)
     batch_size = checks.integer(batch_size, "batch_size", minimum=2)
     num_train = checks.integer(num_train, "num_train")
@@ -144,7 +156,8 @@ def factor_vae_score(data: GroundTruthData, representation: Representation, rng:
     if not prune_threshold >= 0:
         raise ValueError(f"prune_threshold must be >= 0, got {prune_threshold}")
     rng = checks.rng(rng)
-    codes, _ = sampling.sample_representation(data, representation, num_variance_estimate, rng, batch_size)
+    codes, _ = sampling.sample_representation(data, representation, num_variance_estimate, rng, batch_size,
+                                              name="num_variance_estimate")
     global_variance = codes.var(axis=0, ddof=1)
     active = prune_dims(global_variance, prune_threshold)
     if not active.any():
@@ -176,4 +189,4 @@ def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
 
 
 registry.register(MetricSpec("factor-vae", "FactorVAE score: a majority vote from the least varying code (Kim & "
-                             "Mnih 2018; 002 Table 3)", "eval_accuracy", _evaluate, min_factors=2, by_default=True))
+                             "Mnih 2018; 002 Table 3)", "eval_accuracy", _evaluate, min_factors=MIN_FACTORS, by_default=True))

@@ -31,7 +31,20 @@ from refvae.metrics.registry import Evaluation, MetricSpec
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
 
-__all__ = ["mig", "mig_from_mutual_info", "compute_mig", "mig_sampled"]
+__all__ = ["MIN_FACTORS", "check_defined", "mig", "mig_from_mutual_info", "compute_mig", "mig_sampled"]
+
+# MIG is a mean over factors of a per-factor gap: one factor is enough.
+MIN_FACTORS = 1
+
+# The most samples × codes × arrays of ``mig_sampled``'s Monte-Carlo draws held at once
+# (float64: 1 GiB); 001's 10,000 samples of 10 codes over 5 factors need 8 · 10⁵.
+_MAX_SAMPLE_VALUES = 2**27
+
+
+def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
+    """Raise a ValueError unless MIG is defined on factors of these sizes: at least
+    ``MIN_FACTORS`` factor, each taking at least 2 values (H(v_k) > 0, 001 eq 6)."""
+    inputs.require_factors("MIG", factor_sizes, MIN_FACTORS, where=where)
 
 
 def mig_from_mutual_info(mutual_info: ArrayLike, factor_entropy: ArrayLike) -> np.ndarray:
@@ -89,12 +102,11 @@ def mig(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> dict[str, A
     factors = inputs.check_factors(factors)
     inputs.check_same_length(codes=codes, factors=factors)
     num_bins = checks.integer(num_bins, "num_bins")
+    inputs.require_factor_values("MIG", factors, "factors", MIN_FACTORS)
+    discrete.check_histogram_size(codes.shape[1], num_bins, discrete.as_labels(factors)[1])
     mutual_info, factor_entropy = discrete.discrete_mutual_info_matrix(
         discrete.discretize(codes, num_bins), factors, num_code_labels=num_bins, return_factor_entropy=True
     )
-    constant = np.flatnonzero(factor_entropy <= 0)
-    if constant.size:
-        raise ValueError(f"factors {constant.tolist()} take a single value in the sample; their MIG is undefined")
     per_factor = mig_from_mutual_info(mutual_info, factor_entropy)
     return {
         "mig": float(np.mean(per_factor)),
@@ -120,8 +132,26 @@ def compute_mig(data: GroundTruthData, representation: Representation, rng: np.r
     Returns:
         the dict of ``mig``.
     """
-    codes, factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
+    sizes = inputs.check_data(data)
+    check_defined(sizes, inputs.data_name(data))
+    num_bins = checks.integer(num_bins, "num_bins")
+    # MIG needs D >= 2 codes and every factor at least 2 values: a lower bound, checked before encoding
+    discrete.check_histogram_size(2, num_bins, [2], at_least=True)
+    codes, factors = sampling.sample_representation(data, representation, num_train, rng, batch_size, name="num_train")
     return mig(codes, factors, num_bins=num_bins)
+
+
+def _check_num_samples(num_samples, num_codes, num_arrays):
+    """``num_samples`` checked so that its [S, D] arrays (``num_arrays`` of them) fit the limit."""
+    num_samples = checks.integer(num_samples, "num_samples")
+    values = num_samples * num_codes * num_arrays
+    if values > _MAX_SAMPLE_VALUES:
+        raise ValueError(
+            f"num_samples={num_samples:,} is above the limit: its samples and log densities ({num_samples:,} x "
+            f"{num_codes} codes x {num_arrays} arrays) would take {values * 8 / 2**30:.3g} GiB, and the limit is "
+            f"{_MAX_SAMPLE_VALUES * 8 // 2**30} GiB; 001 uses 10,000 samples"
+        )
+    return num_samples
 
 
 def subgrid_factors(factor_sizes: ArrayLike, steps: Sequence[int]) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -202,10 +232,7 @@ def mig_sampled(loc: ArrayLike, scale: ArrayLike, factor_sizes: ArrayLike, num_s
         >>> round(result["mig"], 6)
         1.0
     """
-    try:
-        factor_sizes = tuple(int(size) for size in factor_sizes)
-    except TypeError:
-        raise TypeError(f"factor_sizes must be a sequence of ints, got {factor_sizes!r}") from None
+    factor_sizes = inputs.check_factor_sizes(factor_sizes)
     if not factor_sizes or min(factor_sizes) < 2:
         raise ValueError(f"factor_sizes must be a non-empty sequence of ints >= 2, got {factor_sizes}")
     loc = inputs.check_codes(loc, "loc", min_dims=2)
@@ -225,8 +252,8 @@ def mig_sampled(loc: ArrayLike, scale: ArrayLike, factor_sizes: ArrayLike, num_s
         factors = tuple(int(k) for k in np.atleast_1d(factors))
         if not factors or any(k < 0 or k >= len(factor_sizes) for k in factors) or len(set(factors)) != len(factors):
             raise ValueError(f"factors must be distinct indices in [0, {len(factor_sizes)}), got {factors}")
-    num_samples = checks.integer(num_samples, "num_samples")
-    chunk_elements = checks.integer(chunk_elements, "chunk_elements")
+    num_samples = _check_num_samples(num_samples, loc.shape[1], len(factors) + 3)
+    chunk_elements = gaussian_mixture.check_chunk_elements(chunk_elements)
     rng = checks.rng(seed, "seed")
 
     sample_index = rng.choice(num_points, size=num_samples, replace=num_samples > num_points)
@@ -268,6 +295,6 @@ def _evaluate_mig_sampled(evaluation: Evaluation) -> dict[str, Any]:
 
 
 registry.register(MetricSpec("mig", "histogram MIG of the mean codes (001 eq 6; disentanglement_lib)", "mig",
-                             _evaluate_mig, by_default=True))
+                             _evaluate_mig, min_factors=MIN_FACTORS, by_default=True))
 registry.register(MetricSpec("mig-sampled", "sampled MIG over the factor grid (001 eqs 5-6)", "mig",
-                             _evaluate_mig_sampled))
+                             _evaluate_mig_sampled, min_factors=MIN_FACTORS))

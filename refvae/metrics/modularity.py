@@ -32,7 +32,18 @@ from refvae.metrics.registry import Evaluation, MetricSpec
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
 
-__all__ = ["modularity", "modularity_from_mutual_info", "explicitness", "compute_modularity"]
+__all__ = ["MIN_FACTORS", "check_defined", "modularity", "modularity_from_mutual_info", "explicitness",
+           "compute_modularity"]
+
+# δ_j divides by K − 1: with one factor every informative code is trivially modular.
+MIN_FACTORS = 2
+_WHY = "its deviation from an ideal code divides by K - 1"
+
+
+def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
+    """Raise a ValueError unless modularity and explicitness are defined on factors of these
+    sizes: at least ``MIN_FACTORS`` factors, each taking at least 2 values."""
+    inputs.require_factors("modularity", factor_sizes, MIN_FACTORS, where=where, why=_WHY)
 
 
 def modularity_from_mutual_info(mutual_info: ArrayLike) -> dict[str, Any]:
@@ -122,10 +133,9 @@ def modularity(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20, test_co
     factors = inputs.check_factors(factors)
     inputs.check_same_length(codes=codes, factors=factors)
     num_bins = checks.integer(num_bins, "num_bins")
-    if factors.shape[1] < 2:
-        raise ValueError(f"modularity needs at least 2 factors, got factors of shape {factors.shape}")
     if (test_codes is None) != (test_factors is None):
         raise ValueError("pass both test_codes and test_factors, or neither")
+    inputs.require_factor_values("modularity", factors, "factors", MIN_FACTORS, why=_WHY)
     if test_codes is None:
         test_codes, test_factors = codes, factors
     else:
@@ -137,6 +147,7 @@ def modularity(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20, test_co
                 f"test_codes/test_factors must have {codes.shape[1]}/{factors.shape[1]} columns, "
                 f"got {test_codes.shape[1]}/{test_factors.shape[1]}"
             )
+        inputs.require_factor_values("modularity", test_factors, "test_factors", MIN_FACTORS, why=_WHY)
     mutual_info = discrete.discrete_mutual_info_matrix(discrete.discretize(codes, num_bins), factors)
     scores = modularity_from_mutual_info(mutual_info)
     explicitness_train, explicitness_test, _ = explicitness(codes, factors, test_codes, test_factors)
@@ -161,6 +172,9 @@ def compute_modularity(data: GroundTruthData, representation: Representation, rn
     Returns:
         the dict of ``modularity`` (explicitness on the test points).
     """
+    check_defined(inputs.check_data(data), inputs.data_name(data))
+    num_train = sampling.check_num_points(num_train, "num_train")
+    num_test = sampling.check_num_points(num_test, "num_test")
     rng = checks.rng(rng)
     train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
@@ -177,4 +191,4 @@ def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
 
 
 registry.register(MetricSpec("modularity", "modularity and explicitness (Ridgeway & Mozer 2018)", "modularity",
-                             _evaluate, min_factors=2, by_default=True))
+                             _evaluate, min_factors=MIN_FACTORS, by_default=True))

@@ -72,6 +72,22 @@ def active_dimensions(loc: ArrayLike, threshold: float = 0.01) -> np.ndarray:
     return np.var(loc, axis=0) > threshold
 
 
+# The most samples × codes of ``dimwise_mutual_information``'s Monte-Carlo draws: with the
+# 5 float64 arrays of that shape it holds, 1 GiB.
+_MAX_SAMPLE_VALUES = 2**27 // 5
+
+
+def _check_num_samples(num_samples, num_codes):
+    num_samples = checks.integer(num_samples, "num_samples")
+    if num_samples * num_codes > _MAX_SAMPLE_VALUES:
+        raise ValueError(
+            f"num_samples={num_samples:,} is above the limit: its samples and log densities ({num_samples:,} x "
+            f"{num_codes} codes x 5 arrays) would take {num_samples * num_codes * 40 / 2**30:.3g} GiB, and the "
+            f"limit is 1 GiB ({_MAX_SAMPLE_VALUES // num_codes:,} samples of {num_codes} codes)"
+        )
+    return num_samples
+
+
 def dimwise_mutual_information(loc: ArrayLike, scale: ArrayLike, num_samples: int | None = None, seed: int = 0,
                                active_threshold: float = 0.01, chunk_elements: int = 2**23) -> dict[str, Any]:
     """I(x; z_j) for every dimension of Gaussian posteriors over a data set (nats).
@@ -101,8 +117,8 @@ def dimwise_mutual_information(loc: ArrayLike, scale: ArrayLike, num_samples: in
     num_points = loc.shape[0]
     if num_samples is None:
         num_samples = num_points
-    num_samples = checks.integer(num_samples, "num_samples")
-    chunk_elements = checks.integer(chunk_elements, "chunk_elements")
+    num_samples = _check_num_samples(num_samples, loc.shape[1])
+    chunk_elements = gaussian_mixture.check_chunk_elements(chunk_elements)
     rng = checks.rng(seed, "seed")
     if num_samples == num_points:
         sample_index = np.arange(num_points)

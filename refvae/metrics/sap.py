@@ -32,7 +32,16 @@ from refvae.metrics.registry import Evaluation, MetricSpec
 if TYPE_CHECKING:
     from refvae.data.base import GroundTruthData, Representation
 
-__all__ = ["sap", "sap_from_scores", "sap_score_matrix", "compute_sap"]
+__all__ = ["MIN_FACTORS", "check_defined", "sap", "sap_from_scores", "sap_score_matrix", "compute_sap"]
+
+# SAP is a mean over factors of a per-factor gap: one factor is enough.
+MIN_FACTORS = 1
+
+
+def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
+    """Raise a ValueError unless SAP is defined on factors of these sizes: at least
+    ``MIN_FACTORS`` factor, each taking at least 2 values (in training and test points)."""
+    inputs.require_factors("SAP", factor_sizes, MIN_FACTORS, where=where)
 
 
 def sap_from_scores(scores: ArrayLike) -> dict[str, Any]:
@@ -127,14 +136,14 @@ def sap(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
     if discrete:
         inputs.check_factors(train_factors[:, discrete], "train_factors (discrete columns)")
         inputs.check_factors(test_factors[:, discrete], "test_factors (discrete columns)")
-        for k in discrete:
-            if np.unique(train_factors[:, k]).size < 2:
-                raise ValueError(f"train_factors[:, {k}] takes a single value; a classifier cannot be trained on it")
     for name, values in (("train_factors", train_factors), ("test_factors", test_factors)):
         if values.dtype.kind not in "iubf":
             raise TypeError(f"{name} must hold real numbers, got dtype {values.dtype}")
         if not np.all(np.isfinite(values.astype(np.float64))):
             raise ValueError(f"{name} must be finite (found NaN or inf)")
+        # a one-valued factor has no classifier to train (discrete) or no correlation (continuous)
+        # in training points, and nothing to score in test points
+        inputs.require_factor_values("SAP", values, name, MIN_FACTORS)
     scores = sap_score_matrix(train_codes, train_factors, test_codes, test_factors, continuous)
     result = sap_from_scores(scores)
     result["scores"] = scores
@@ -153,6 +162,9 @@ def compute_sap(data: GroundTruthData, representation: Representation, rng: np.r
     Returns:
         the dict of ``sap``.
     """
+    check_defined(inputs.check_data(data), inputs.data_name(data))
+    num_train = sampling.check_num_points(num_train, "num_train")
+    num_test = sampling.check_num_points(num_test, "num_test")
     rng = checks.rng(rng)
     train_codes, train_factors = sampling.sample_representation(data, representation, num_train, rng, batch_size)
     test_codes, test_factors = sampling.sample_representation(data, representation, num_test, rng, batch_size)
@@ -169,4 +181,4 @@ def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
 
 
 registry.register(MetricSpec("sap", "SAP: the gap between the two codes that predict a factor best (Kumar et al. "
-                             "2018)", "sap", _evaluate, by_default=True))
+                             "2018)", "sap", _evaluate, min_factors=MIN_FACTORS, by_default=True))

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from refvae.metrics import inputs, sampling
+from refvae import checks
+from refvae.metrics import discrete, inputs, sampling
 from refvae.metrics.code_mutual_info import code_mutual_info
 from refvae.metrics.gaussian_correlation import gaussian_correlation
 
@@ -57,5 +58,8 @@ def compute_unsupervised_scores(data: GroundTruthData, representation: Represent
     Returns:
         the dict of ``unsupervised_scores``.
     """
-    codes, _ = sampling.sample_representation(data, representation, num_train, rng, batch_size)
+    num_bins = checks.integer(num_bins, "num_bins")
+    # D >= 2 codes, each binned into at least one label: a lower bound, checked before encoding
+    discrete.check_histogram_size(2, num_bins, [1], of="code", at_least=True)
+    codes, _ = sampling.sample_representation(data, representation, num_train, rng, batch_size, name="num_train")
     return unsupervised_scores(codes, num_bins=num_bins)
