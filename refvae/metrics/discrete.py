@@ -56,22 +56,52 @@ def discretize(codes, num_bins=20):
     # every temporary is small and reused: no array of the codes' size is allocated but the
     # labels, and a first call does not pay for touching fresh memory (page faults) that a
     # transposed copy and whole-column temporaries cost (benchmarks/bench_mig_first_call.py).
+    return _discretize(codes, num_bins, np.int64)
+
+
+def _discretize(codes, num_bins, dtype):
+    """The bins of ``discretize`` as an array [N, D] of ``dtype`` (a small one where the bins fit:
+    an eighth of the memory of int64 labels to touch for dSprites' 737,280 × 10 codes)."""
+    # np.histogram_bin_edges(column, bins) is np.linspace(min, max, bins + 1) (widened by
+    # ±0.5 for a constant column), whose edge b is exactly b * step + min (the last one
+    # exactly max). The arithmetic guess, then a one-step correction against those exact
+    # edges, gives the bins of np.digitize(column, edges[:-1]) without its binary search.
+    # The work runs over blocks of _DISCRETIZE_ROWS rows, all columns of a block at once, so
+    # every temporary is small and reused and a first call does not pay for touching fresh
+    # memory (page faults).
     lows, highs = codes.min(axis=0), codes.max(axis=0)
-    labels = np.empty(codes.shape, dtype=np.int64)
+    constant = lows == highs
+    lows, highs = np.where(constant, lows - 0.5, lows), np.where(constant, highs + 0.5, highs)
+    steps = (highs - lows) / num_bins
+    labels = np.empty(codes.shape, dtype=dtype)
     for start in range(0, codes.shape[0], _DISCRETIZE_ROWS):
         block = codes[start:start + _DISCRETIZE_ROWS]
-        for j in range(codes.shape[1]):
-            column, low, high = block[:, j], lows[j], highs[j]
-            if low == high:
-                low, high = low - 0.5, high + 0.5
-            step = (high - low) / num_bins
-            bins = np.floor((column - low) / step)
-            np.clip(bins, 0, num_bins - 1, out=bins)
-            upper_edge = np.where(bins + 1 < num_bins, (bins + 1) * step + low, high)
-            bins -= (bins > 0) & (column < bins * step + low)
-            bins += (bins < num_bins - 1) & (column >= upper_edge)
-            labels[start:start + _DISCRETIZE_ROWS, j] = bins
+        bins = np.floor((block - lows) / steps)
+        np.clip(bins, 0, num_bins - 1, out=bins)
+        upper_edge = np.where(bins + 1 < num_bins, (bins + 1) * steps + lows, highs)
+        bins -= (bins > 0) & (block < bins * steps + lows)
+        bins += (bins < num_bins - 1) & (block >= upper_edge)
+        labels[start:start + _DISCRETIZE_ROWS] = bins
     return labels
+
+
+def _label_dtype(num_labels):
+    return np.uint8 if num_labels <= 256 else np.uint16 if num_labels <= 65536 else np.int64
+
+
+def code_factor_mutual_info(codes, factors, num_bins=20):
+    """I(z_j; v_k) [D, K] of codes discretised as ``discretize`` does, and H(v_k) [K], in nats:
+    ``discrete_mutual_info_matrix(discretize(codes, num_bins), factors)`` with the labels held in
+    the smallest integer type (MIG's and modularity's path; the same numbers)."""
+    codes = check_codes(codes)
+    num_bins = checks.integer(num_bins, "num_bins")
+    factor_labels, factor_sizes = as_labels(factors)
+    check_histogram_size(codes.shape[1], num_bins, factor_sizes)
+    labels = _discretize(codes, num_bins, _label_dtype(num_bins))
+    columns = (labels[:, j] for j in range(codes.shape[1]))
+    mutual_info, factor_entropy = _mutual_info_of_columns(columns, codes.shape[1], num_bins, factor_labels,
+                                                          factor_sizes)
+    return np.maximum(mutual_info, 0.0), factor_entropy
 
 
 def check_histogram_size(num_codes, num_code_labels, factor_sizes, name="num_bins", of="factor", at_least=False):
@@ -151,11 +181,65 @@ def discrete_entropy(labels):
 _GROUP_VALUES = 2048
 
 
+def _mutual_info_of_columns(columns, num_codes, width, factor_labels, factor_sizes):
+    """I(code_j; factor_k) [D, K] and H(factor_k) [K] from the code label columns (an iterable of
+    integer arrays [N] in 0 … width − 1, consumed one at a time) and compact factor labels.
+
+    Factors are histogrammed in groups whose joint value count stays small (mixed radix, at
+    most _GROUP_VALUES values), so one bincount of a code's column serves several factors and
+    its histogram lives in cache. One code at a time: no int64 array of the codes' size is made,
+    so a first call does not pay for touching fresh memory (benchmarks/bench_mig_first_call.py).
+    """
+    num_points = factor_labels.shape[0]
+    groups, current, values = [], [], 1
+    for k, size in enumerate(factor_sizes):
+        if current and values * size > _GROUP_VALUES:
+            groups.append(current)
+            current, values = [], 1
+        current.append(k)
+        values *= size
+    groups.append(current)
+    combined = []
+    for group in groups:
+        index = np.zeros(num_points, dtype=np.int64)
+        for k in group:
+            index *= factor_sizes[k]
+            index += factor_labels[:, k]
+        combined.append(index)
+    mutual_info = np.empty((num_codes, len(factor_sizes)))
+    factor_entropy = np.empty(len(factor_sizes))
+    joint_index = np.empty(num_points, dtype=np.int64)
+    for j, column in enumerate(columns):
+        for group, index in zip(groups, combined):
+            sizes = [factor_sizes[k] for k in group]
+            stride = int(np.prod(sizes))
+            np.multiply(column, stride, out=joint_index, dtype=np.int64)
+            joint_index += index
+            joint = np.bincount(joint_index, minlength=width * stride).reshape(width, *sizes).astype(np.float64)
+            code_counts = joint.reshape(width, -1).sum(axis=1)                       # [width]
+            for position, k in enumerate(group):
+                others = tuple(1 + i for i in range(len(group)) if i != position)
+                pair = joint.sum(axis=others) if others else joint                  # [width, |V_k|]
+                factor_counts = pair.sum(axis=0)                                     # [|V_k|]
+                mutual_info[j, k] = _mutual_info_from_joint(pair, code_counts, factor_counts, num_points)
+                if j == 0:
+                    factor_entropy[k] = _entropy_from_counts(factor_counts, num_points)
+    return mutual_info, factor_entropy
+
+
+def _mutual_info_from_joint(pair, code_counts, factor_counts, num_points):
+    """(1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)] of one joint histogram pair [A, B]."""
+    expected = code_counts[:, None] * factor_counts[None, :]
+    occupied = pair > 0
+    ratio = np.where(occupied, pair * float(num_points), 1.0) / np.where(occupied, expected, 1.0)
+    return float(np.sum(pair * np.log(ratio)) / num_points)
+
+
 def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None, return_factor_entropy=False):
     """Plug-in I(code_j; factor_k) in nats for every pair: [D, K].
 
-    For a group of factors one joint histogram of all D codes is built with a single
-    ``np.bincount`` over (code index, code label, factor labels), then
+    For each code and each group of factors one joint histogram is built with a single
+    ``np.bincount`` over (code label, factor labels), then
 
         I(a; b) = Σ_ab p̂(a, b) log[p̂(a, b) / (p̂(a) p̂(b))] = (1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)],
 
@@ -191,49 +275,8 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
     width = max(code_sizes)
     check_histogram_size(num_codes, width, factor_sizes, name="num_code_labels")
 
-    def mutual_info_from_joint(pair, code_counts, factor_counts):
-        # (1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)] for each code: pair [D, width, V].
-        expected = code_counts[:, :, None] * factor_counts[None, None, :]
-        occupied = pair > 0
-        ratio = np.where(occupied, pair * float(num_points), 1.0) / np.where(occupied, expected, 1.0)
-        return np.sum(pair * np.log(ratio), axis=(1, 2)) / num_points
-
-    mutual_info = np.empty((num_codes, factor_labels.shape[1]))
-    factor_entropy = np.empty(factor_labels.shape[1])
-    # Factors are histogrammed in groups whose joint value count stays small (mixed radix,
-    # at most _GROUP_VALUES values), so one bincount over the D codes of a point serves
-    # several factors and each histogram still lives in cache; a group's histogram also
-    # stays within MAX_HISTOGRAM_CELLS. Code j occupies the labels j*width ... (j+1)*width - 1
-    # of the flat histogram.
-    group_values = max(1, min(_GROUP_VALUES, MAX_HISTOGRAM_CELLS // (num_codes * width)))
-    groups, current, values = [], [], 1
-    for k, size in enumerate(factor_sizes):
-        if current and values * size > group_values:
-            groups.append(current)
-            current, values = [], 1
-        current.append(k)
-        values *= size
-    groups.append(current)
-    code_offsets = np.arange(num_codes, dtype=np.int64) * width
-    joint_index = np.empty(code_labels.shape, dtype=np.int64)
-    for group in groups:
-        sizes = [factor_sizes[k] for k in group]
-        stride = int(np.prod(sizes))
-        combined = np.zeros(num_points, dtype=np.int64)
-        for k, size in zip(group, sizes):
-            combined = combined * size + factor_labels[:, k]
-        np.add(code_labels, code_offsets, out=joint_index)
-        joint_index *= stride
-        joint_index += combined[:, None]
-        joint = np.bincount(joint_index.reshape(-1), minlength=num_codes * width * stride)
-        joint = joint.reshape(num_codes, width, *sizes).astype(np.float64)
-        code_counts = joint.reshape(num_codes, width, -1).sum(axis=2)  # [D, width]
-        for position, k in enumerate(group):
-            others = tuple(2 + i for i in range(len(group)) if i != position)
-            pair = joint.sum(axis=others) if others else joint  # [D, width, |V_k|]
-            factor_counts = pair[0].sum(axis=0)  # [|V_k|]
-            mutual_info[:, k] = mutual_info_from_joint(pair, code_counts, factor_counts)
-            factor_entropy[k] = _entropy_from_counts(factor_counts, num_points)
+    columns = (code_labels[:, j] for j in range(num_codes))
+    mutual_info, factor_entropy = _mutual_info_of_columns(columns, num_codes, width, factor_labels, factor_sizes)
     # A sum of positive and negative cell terms can still round to -1e-17 where the counts
     # are independent only up to rounding; mutual information is >= 0.
     mutual_info = np.maximum(mutual_info, 0.0)

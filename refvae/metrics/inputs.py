@@ -157,6 +157,12 @@ def require_factors(metric, factor_sizes, min_factors, min_values=2, *, where="t
 
 
 def require_factor_values(metric, factors, name="factors", min_factors=1, min_values=2, why=""):
-    """``require_factors`` on the values a checked factor array [N, K] takes in its sample."""
-    counts = [np.unique(factors[:, k]).size for k in range(factors.shape[1])]
+    """``require_factors`` on the values a checked factor array [N, K] takes in its sample.
+
+    Only whether a factor takes at least ``min_values`` values matters, so for the usual
+    ``min_values`` of 2 a factor's minimum and maximum decide it (no sort of the sample)."""
+    if min_values <= 2 and factors.shape[0]:
+        counts = np.where(factors.min(axis=0) == factors.max(axis=0), 1, 2).tolist()
+    else:
+        counts = [np.unique(factors[:, k]).size for k in range(factors.shape[1])]
     require_factors(metric, counts, min_factors, min_values, where=name, why=why)

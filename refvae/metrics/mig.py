@@ -103,10 +103,7 @@ def mig(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> dict[str, A
     inputs.check_same_length(codes=codes, factors=factors)
     num_bins = checks.integer(num_bins, "num_bins")
     inputs.require_factor_values("MIG", factors, "factors", MIN_FACTORS)
-    discrete.check_histogram_size(codes.shape[1], num_bins, discrete.as_labels(factors)[1])
-    mutual_info, factor_entropy = discrete.discrete_mutual_info_matrix(
-        discrete.discretize(codes, num_bins), factors, num_code_labels=num_bins, return_factor_entropy=True
-    )
+    mutual_info, factor_entropy = discrete.code_factor_mutual_info(codes, factors, num_bins)
     per_factor = mig_from_mutual_info(mutual_info, factor_entropy)
     return {
         "mig": float(np.mean(per_factor)),

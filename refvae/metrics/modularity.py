@@ -148,7 +148,7 @@ def modularity(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20, test_co
                 f"got {test_codes.shape[1]}/{test_factors.shape[1]}"
             )
         inputs.require_factor_values("modularity", test_factors, "test_factors", MIN_FACTORS, why=_WHY)
-    mutual_info = discrete.discrete_mutual_info_matrix(discrete.discretize(codes, num_bins), factors)
+    mutual_info = discrete.code_factor_mutual_info(codes, factors, num_bins)[0]
     scores = modularity_from_mutual_info(mutual_info)
     explicitness_train, explicitness_test, _ = explicitness(codes, factors, test_codes, test_factors)
     return {
