@@ -485,9 +485,9 @@ main > pre, .text_cell_render pre { background: var(--code); border: 1px solid v
 img { max-width: 100%; height: auto; display: block; margin: 1rem auto; }
 /* A figure may use the window's width, not only the text column's (1.5rem from each edge of the window,
    at most 80rem): a wide figure of several panels is shrunk less, so its labels stay legible. */
-.output_png, .output_jpeg, .output_svg { margin-left: min(0px, calc(50% - 50vw + 1.5rem));
+.output_png, .output_jpeg, .output_svg, p.figure { margin-left: min(0px, calc(50% - 50vw + 1.5rem));
   margin-right: min(0px, calc(50% - 50vw + 1.5rem)); }
-.output_png img, .output_jpeg img, .output_svg img { max-width: min(100%, 80rem); }
+.output_png img, .output_jpeg img, .output_svg img, p.figure img { max-width: min(100%, 80rem); }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 15px; display: block; overflow-x: auto; }
 /* Wide content scrolls sideways inside the column: tables (above), text outputs (pre), HTML outputs and
    display equations; the scroll bar is always drawn, also where the system hides idle ones. */
@@ -585,11 +585,15 @@ def page(title: str, body: str, nav: str, footer: str, api: bool = False, notati
 """
 
 
+_FIGURE_PARAGRAPH = re.compile(r"<p>\s*(<img\b[^>]*>)\s*</p>")
+
+
 def markdown_html(text: str) -> str:
-    """Markdown with tables and $math$ (kept for MathJax), as nbconvert renders a notebook's."""
+    """Markdown with tables and $math$ (kept for MathJax), as nbconvert renders a notebook's; an image
+    on a line of its own becomes a figure, ``<p class="figure">``, which may use the window's width."""
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-    return markdown2html_mistune(text)
+    return _FIGURE_PARAGRAPH.sub(r'<p class="figure">\1</p>', markdown2html_mistune(text))
 
 
 WIDGET = "application/vnd.jupyter.widget-view+json"

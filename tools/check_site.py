@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # code. The decisions are made in Python (image_problems, overflow_problems, latex_problems).
 _INSPECT = """
 const done = arguments[arguments.length - 1];
-const FIGURES = '.output_png, .output_jpeg, .output_svg';
+const FIGURES = '.output_png, .output_jpeg, .output_svg, p.figure';
 const MATH = '.MathJax, .MathJax_Display, .MathJax_Preview, .MathJax_SVG, .MathJax_CHTML, mjx-container, script';
 function boxes() {
   const main = document.querySelector('main') || document.body;
@@ -214,9 +214,13 @@ def latex_problems(texts: list[str]) -> list[str]:
     """TeX left in the rendered text outside code: a ``$``, ``\\(``, ``\\[`` or a command."""
     problems = []
     for text in texts:
-        for match in _LATEX.finditer(text):
-            start = max(0, match.start() - 30)
-            problems.append(f"unrendered LaTeX {match.group(0)!r} in {text[start:match.end() + 40]!r}")
+        matches = list(_LATEX.finditer(text))
+        if matches:
+            tokens = list(dict.fromkeys(match.group(0) for match in matches))   # distinct, in order
+            start = max(0, matches[0].start() - 30)
+            more = f" and {len(tokens) - 4} more" if len(tokens) > 4 else ""
+            problems.append(f"unrendered LaTeX {', '.join(map(repr, tokens[:4]))}{more} in "
+                            f"{text[start:matches[0].end() + 60]!r}")
     return problems
 
 
@@ -372,6 +376,7 @@ SELF_TEST = {
 <p>Inline math $x^2 + \\frac{{1}}{{2}}$, a dollar in code <code>$HOME</code> and <code>\\(x\\)</code>.</p>
 $${_LONG_EQUATION}$$
 <div class="output_area"><div class="output_png output_subarea"><img src="wide.png" alt="a wide figure"></div></div>
+<p class="figure"><img src="wide.png" alt="a wide figure of a Markdown page"></p>
 {_WIDE_TABLE}
 <div class="output_area"><div class="output_subarea output_stream output_stdout output_text"><pre>{_LONG_LINE}</pre></div></div>
 """, []),
@@ -382,7 +387,8 @@ $${_LONG_EQUATION}$$
 <table style="display: table; overflow: visible">{_WIDE_TABLE[7:-8]}</table>
 <pre style="overflow-x: hidden">{_LONG_LINE}</pre>
 <pre class="no-bar" style="overflow-x: auto">{_LONG_LINE}</pre>
-<p>Left raw: \\frac{{1}}{{2}} outside a formula, and a lone $ sign.</p>
+<p>Left raw: \\frac{{1}}{{2}} outside a formula.</p>
+<p>A lone $ sign.</p>
 <div class="plain">$${_LONG_EQUATION}$$</div>
 """, [r"image .*huge\.png shrunk", r"^table .*runs past the edge", r"^pre .*cut off", r"^pre\.no-bar .*no scroll bar",
       r"unrendered LaTeX '\\\\frac'", r"unrendered LaTeX '\$'", r"MathJax_Display .*spills out"]),
