@@ -5,6 +5,7 @@ student could make from the chapter's text marked wrong."""
 import math
 
 import numpy as np
+import pytest
 from scipy import optimize, stats
 from sklearn.decomposition import PCA
 
@@ -32,6 +33,7 @@ def test_02_2_baseline_of_a_gaussian_decoder_that_ignores_z_by_scipy():
     assert course.check("02.2", 64 * (-math.log(0.1) - 0.5 * math.log(2 * math.pi))) == "wrong"  # no squared error
 
 
+@pytest.mark.slow
 def test_03_2_rate_of_the_capacity_optimum_by_direct_minimisation():
     first_pc = PCA(1, random_state=0).fit_transform(digits().x_train.reshape(len(digits().x_train), -1))[:, 0]
     x = first_pc / first_pc.std()
@@ -53,6 +55,7 @@ def test_03_2_rate_of_the_capacity_optimum_by_direct_minimisation():
     assert course.check("03.2", capacity) == "wrong"
 
 
+@pytest.mark.slow
 def test_04_3_two_point_total_correlation_by_monte_carlo():
     sigma, n = 0.7, 400_000
     rng = np.random.default_rng(5)
