@@ -1,7 +1,9 @@
-"""The course site's builder (tools/build_site.py) on a tiny course of two synthetic notebooks:
-the index links each chapter once, the pager leads through the pages in order, a figure
-becomes an <img> whose file is the figure, links are rewritten, and executed notebooks are
-cached by content. (`make site-check` checks the real site in a browser.)"""
+"""The course site's builder (tools/build_site.py) on a tiny course of two synthetic notebooks,
+one solutions notebook and a notation page: the index links each chapter once, the pager leads
+through the pages in order, a figure becomes an <img> whose file is the figure, links are
+rewritten, the solutions and the notation are pages linked from where a reader looks for them,
+and executed notebooks are cached by content. (`make site-check` checks the real site in a
+browser; tests/test_check_site.py tests its detectors.)"""
 
 import base64
 import os
@@ -46,7 +48,7 @@ def course(tmp_path):
     (notebooks / "README.md").write_text(README)
     first = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# 00 · First\n\nNext: [the second chapter](01_second.ipynb#Second), "
-                                      "$x^2$."),
+                                      "$x^2$; [notation](notation.md)."),
         nbformat.v4.new_code_cell("plot()", execution_count=1, outputs=[
             nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(FIGURE).decode(), "text/plain": "<Figure>"}),
             nbformat.v4.new_output("stream", name="stderr", text="a TensorFlow warning\n"),
@@ -63,6 +65,15 @@ def course(tmp_path):
     ])
     nbformat.write(first, notebooks / "00_first.ipynb")
     nbformat.write(second, notebooks / "01_second.ipynb")
+    (notebooks / "solutions").mkdir()
+    solutions = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 00 · Solutions\n\nFor [chapter 00](../00_first.ipynb); "
+                                      "symbols as in [the notation](../notation.md)."),
+        nbformat.v4.new_code_cell("print(6 * 7)", execution_count=1, outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="42\n")]),
+    ])
+    nbformat.write(solutions, notebooks / "solutions" / "00_first_solutions.ipynb")
+    (notebooks / "notation.md").write_text("# Notation\n\n| symbol | meaning |\n|---|---|\n| $N$ | data points |\n")
     (tmp_path / "figs").mkdir()
     (tmp_path / "figs" / "claim1.png").write_bytes(_png(3, 2))
     (tmp_path / "pkg").mkdir()
@@ -70,9 +81,18 @@ def course(tmp_path):
     return tmp_path
 
 
-def _build(course):
-    return build_site.build(course / "site", root=course, execute=lambda paths: {path: path for path in paths},
-                            log=lambda message: None)
+EXECUTED = []  # the notebooks the last build asked to execute
+
+
+def _build(course, **options):
+    def execute(paths):
+        EXECUTED[:] = paths
+        return {path: path for path in paths}
+
+    return build_site.build(course / "site", root=course, execute=execute, log=lambda message: None, **options)
+
+
+PAGES = ["index.html", "00_first.html", "01_second.html", "00_first_solutions.html", "notation.html", "results.html"]
 
 
 def _main(html):
@@ -111,11 +131,44 @@ def test_a_notebook_missing_from_the_course_map_stops_the_build(course):
 
 def test_index_links_each_chapter_once_with_its_title(course):
     result = _build(course)
-    assert result["pages"] == ["index.html", "00_first.html", "01_second.html", "results.html"]
+    assert result["pages"] == PAGES
     index = _main((course / "site" / "index.html").read_text())
     links = re.findall(r'<a href="([^"]+\.html)">([^<]+)</a>', index)
     assert links == [("00_first.html", "first steps"), ("01_second.html", "second steps"),
-                     ("results.html", "RESULTS")]
+                     ("results.html", "RESULTS"), ("notation.html", "notation"),
+                     ("00_first_solutions.html", "00 · first steps: solutions")]
+
+
+def test_solutions_are_executed_and_shown_as_pages_linked_from_their_chapter(course):
+    _build(course)
+    site = course / "site"
+    assert [path.name for path in EXECUTED] == ["00_first.ipynb", "01_second.ipynb", "00_first_solutions.ipynb"]
+    solutions = _main((site / "00_first_solutions.html").read_text())
+    assert "42" in solutions                                  # the output of its cell
+    assert 'href="00_first.html"' in solutions and 'href="notation.html"' in solutions
+    assert _pager((site / "00_first_solutions.html").read_text()) == ("00_first.html", "01_second.html")
+    first = _main((site / "00_first.html").read_text())
+    assert '<a href="00_first_solutions.html">00 · solutions</a>' in first
+    assert "_solutions.html" not in _main((site / "01_second.html").read_text())  # it has none
+    # the pager of the chapters leads past the solutions, from chapter to chapter
+    assert _pager((site / "00_first.html").read_text()) == ("index.html", "01_second.html")
+
+
+def test_the_notation_page_is_linked_from_the_header_of_every_page(course):
+    result = _build(course)
+    site = course / "site"
+    for page in result["pages"]:
+        assert '<a href="notation.html">notation</a>' in (site / page).read_text(), page
+    assert 'href="notation.html"' in _main((site / "00_first.html").read_text())  # notation.md rewritten
+    assert "<td>$N$</td>" in _main((site / "notation.html").read_text())
+    (course / "notebooks" / "notation.md").unlink()
+    (course / "notebooks" / "solutions" / "00_first_solutions.ipynb").unlink()
+    first = nbformat.read(course / "notebooks" / "00_first.ipynb", as_version=4)
+    first.cells[0].source = first.cells[0].source.replace("; [notation](notation.md)", "")
+    nbformat.write(first, course / "notebooks" / "00_first.ipynb")
+    result = _build(course)
+    assert result["pages"] == ["index.html", "00_first.html", "01_second.html", "results.html"]
+    assert 'href="notation.html"' not in (site / "index.html").read_text()
 
 
 def test_pager_leads_from_the_index_through_the_chapters_to_the_results(course):
@@ -125,7 +178,7 @@ def test_pager_leads_from_the_index_through_the_chapters_to_the_results(course):
     assert _pager((site / "00_first.html").read_text()) == ("index.html", "01_second.html")
     assert _pager((site / "01_second.html").read_text()) == ("00_first.html", "results.html")
     assert _pager((site / "results.html").read_text()) == ("01_second.html", None)
-    for page in ("index.html", "00_first.html", "01_second.html", "results.html"):
+    for page in PAGES:
         assert '<a class="index" href="index.html">' in (site / page).read_text()
 
 
@@ -153,7 +206,7 @@ def test_links_lead_to_pages_files_on_github_and_copied_images(course):
     assert 'href="results.html#Claim-1"' in second
     assert f'href="{build_site.REPO_URL}/tree/main/pkg"' in second
     results = _main((site / "results.html").read_text())
-    assert 'src="figs/claim1.png"' in results
+    assert '<p class="figure"><img src="figs/claim1.png" alt="claim 1"' in results   # may use the window's width
     assert (site / "figs" / "claim1.png").read_bytes() == (course / "figs" / "claim1.png").read_bytes()
     assert (site / "mathjax" / "MathJax.js").exists()
 
@@ -215,10 +268,9 @@ def test_executing_a_notebook_leaves_no_kernel_running(tmp_path):
 
 
 def test_api_page_shows_each_function_with_its_hints_and_docstring_and_is_linked_from_every_page(course):
-    result = build_site.build(course / "site", root=course, execute=lambda paths: {path: path for path in paths},
-                              log=lambda message: None, api=["refvae.info"])
+    result = _build(course, api=["refvae.info"])
     site = course / "site"
-    assert result["pages"] == ["index.html", "00_first.html", "01_second.html", "results.html", "api.html"]
+    assert result["pages"] == PAGES + ["api.html"]
     for page in result["pages"]:
         assert '<a href="api.html">API</a>' in (site / page).read_text()
     assert _pager((site / "results.html").read_text()) == ("01_second.html", "api.html")

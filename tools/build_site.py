@@ -10,6 +10,11 @@ shows them executed, with every figure. It holds
 - one page per chapter, ``NN_topic.html``: the notebook executed with ``REFVAE_FAST=1`` by a
   kernel of the Python running this script, its figures written beside it in
   ``NN_topic_files/``, with links to the previous and the next page and to the course map;
+- one page per solutions notebook, ``NN_topic_solutions.html``: ``notebooks/solutions/
+  NN_topic_solutions.ipynb`` executed the same way, linked from its chapter's page (after the
+  exercises) and from the index;
+- ``notation.html``: notebooks/notation.md, the course's notation, linked from the header of
+  every page;
 - ``results.html``: RESULTS.md, with its figures copied from experiments/results/;
 - ``api.html``: the API reference, every public module, class and function of the package
   with its signature (type hints included) and docstring, as ``pydoc`` shows them, linked from
@@ -21,6 +26,11 @@ at the file on GitHub, and a link to a file that does not exist stops the build.
 other hosts (the Colab badges) are shown as their text, so every image of the site is a file of
 the site. Math is typeset by the MathJax 2 of the ``jupyter-server-mathjax`` package (with the
 STIX-Web fonts it ships), copied into ``site/mathjax/``, so the site needs no network.
+
+Wide content never runs off the page: a table, a text output and a display equation wider
+than the column scroll sideways with a visible scroll bar, and a figure may use the width of
+the window, not only that of the text column (`make site-check` fails a page where this does
+not hold, or where a figure is shrunk below a legible size).
 
 Executed notebooks are cached in ``build/site-cache/`` under a hash of the notebook, of the
 package's sources (``refvae/``) and of the mode: a rebuild executes only the chapters whose
@@ -94,6 +104,22 @@ def course_map(readme_text: str) -> list[Chapter]:
     if not chapters:
         raise ValueError("readme_text has no course map: expected table rows '| NN | [title](NN_topic.ipynb) | ...'")
     return chapters
+
+
+def course_solutions(notebooks_dir: Path, chapters: list[Chapter]) -> dict[str, Path]:
+    """``{chapter number: solutions notebook}`` for the chapters that have one, in
+    ``notebooks_dir/solutions/NN_topic_solutions.ipynb``."""
+    found = {}
+    for chapter in chapters:
+        path = notebooks_dir / "solutions" / (chapter.notebook[: -len(".ipynb")] + "_solutions.ipynb")
+        if path.exists():
+            found[chapter.number] = path
+    return found
+
+
+def solutions_page(chapter: Chapter) -> str:
+    """The site page of ``chapter``'s solutions: ``04_elbo_surgery_solutions.html``."""
+    return chapter.page[: -len(".html")] + "_solutions.html"
 
 
 def course_chapters(notebooks_dir: Path) -> list[Chapter]:
@@ -303,6 +329,7 @@ def _external_images_as_text(body: str) -> str:
 # --- the API reference --------------------------------------------------------------------
 
 API_PAGE = "api.html"
+NOTATION_PAGE = "notation.html"
 # The package's public modules: ``refvae.__all__`` (its lazily loaded submodules) but the
 # command line, which ``refvae --help`` documents.
 API_EXCLUDE = ("refvae.cli",)
@@ -456,7 +483,19 @@ main > pre, .text_cell_render pre { background: var(--code); border: 1px solid v
 .output_stderr pre { border-left-color: #e0a500; background: #fffbea; }
 .output_error pre { border-left-color: #cf222e; background: #fff5f5; }
 img { max-width: 100%; height: auto; display: block; margin: 1rem auto; }
+/* A figure may use the window's width, not only the text column's (1.5rem from each edge of the window,
+   at most 80rem): a wide figure of several panels is shrunk less, so its labels stay legible. */
+.output_png, .output_jpeg, .output_svg, p.figure { margin-left: min(0px, calc(50% - 50vw + 1.5rem));
+  margin-right: min(0px, calc(50% - 50vw + 1.5rem)); }
+.output_png img, .output_jpeg img, .output_svg img, p.figure img { max-width: min(100%, 80rem); }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 15px; display: block; overflow-x: auto; }
+/* Wide content scrolls sideways inside the column: tables (above), text outputs (pre), HTML outputs and
+   display equations; the scroll bar is always drawn, also where the system hides idle ones. */
+.output_html { overflow-x: auto; }
+.MathJax_Display { overflow-x: auto; overflow-y: hidden; padding-bottom: 2px; }
+main ::-webkit-scrollbar { height: 10px; width: 10px; }
+main ::-webkit-scrollbar-thumb { background: #aab4bf; border-radius: 5px; }
+main ::-webkit-scrollbar-track { background: #eef1f4; border-radius: 5px; }
 th, td { border: 1px solid var(--line); padding: .35rem .6rem; vertical-align: top; text-align: left; }
 th { background: var(--code); }
 blockquote { margin: 1rem 0; padding: 0 1rem; color: var(--muted); border-left: .25em solid var(--line); }
@@ -465,6 +504,8 @@ blockquote { margin: 1rem 0; padding: 0 1rem; color: var(--muted); border-left: 
 .widget-note { color: var(--muted); font-style: italic; border: 1px dashed var(--line); border-radius: 6px;
   padding: .5rem 1rem; }
 td > a[href$=".html"] { font-weight: 600; }
+p.solutions-link { margin-top: 2rem; padding: .6rem 1rem; border: 1px solid var(--line); border-radius: 6px;
+  background: var(--code); }
 pre.doc { background: none; border: none; border-left: 3px solid var(--line); padding: .2rem 0 .2rem 1rem;
   white-space: pre-wrap; font-size: 14px; }
 .api-name { font-size: 1.05rem; border-bottom: none; margin: 1.6em 0 .4em; }
@@ -480,8 +521,10 @@ MathJax.Hub.Config({
   TeX: { equationNumbers: { autoNumber: "AMS" } },
   // the STIX-Web fonts are the ones jupyter-server-mathjax ships; MathJax_Blank (a font meant
   // to fail) is an empty data URL rather than about:blank, which Chromium refuses with an error
+  // a display equation wider than the column scrolls sideways instead of running off the page
   "HTML-CSS": { availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null,
-                styles: { "@font-face": { "font-family": "MathJax_Blank", src: "url('data:,')" } } },
+                styles: { "@font-face": { "font-family": "MathJax_Blank", src: "url('data:,')" },
+                          ".MathJax_Display": { "overflow-x": "auto", "overflow-y": "hidden" } } },
   // no hidden MathML copy: it would ask for MathJax's TeX fonts, which are not shipped
   menuSettings: { assistiveMML: false },
   messageStyle: "none"
@@ -513,10 +556,11 @@ def pager(order: list[tuple[str, str]], page: str) -> str:
     return '<nav class="pager">' + "".join(cells) + "</nav>"
 
 
-def page(title: str, body: str, nav: str, footer: str, api: bool = False) -> str:
-    """A whole HTML page: the site's header (with a link to the API reference when ``api``),
-    ``nav`` above and below ``body``, MathJax, ``footer``."""
+def page(title: str, body: str, nav: str, footer: str, api: bool = False, notation: bool = False) -> str:
+    """A whole HTML page: the site's header (with links to the notation page when ``notation`` and
+    to the API reference when ``api``), ``nav`` above and below ``body``, MathJax, ``footer``."""
     api_link = f'<a href="{API_PAGE}">API</a>' if api else ""
+    notation_link = f'<a href="{NOTATION_PAGE}">notation</a>' if notation else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -529,7 +573,7 @@ def page(title: str, body: str, nav: str, footer: str, api: bool = False) -> str
 {MATHJAX}</head>
 <body>
 <header class="site"><div><a class="home" href="index.html">refvae · the course</a>
-<a href="index.html">course map</a><a href="results.html">results</a>{api_link}</div></header>
+<a href="index.html">course map</a>{notation_link}<a href="results.html">results</a>{api_link}</div></header>
 {nav}
 <main>
 {body}
@@ -541,11 +585,15 @@ def page(title: str, body: str, nav: str, footer: str, api: bool = False) -> str
 """
 
 
+_FIGURE_PARAGRAPH = re.compile(r"<p>\s*(<img\b[^>]*>)\s*</p>")
+
+
 def markdown_html(text: str) -> str:
-    """Markdown with tables and $math$ (kept for MathJax), as nbconvert renders a notebook's."""
+    """Markdown with tables and $math$ (kept for MathJax), as nbconvert renders a notebook's; an image
+    on a line of its own becomes a figure, ``<p class="figure">``, which may use the window's width."""
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-    return markdown2html_mistune(text)
+    return _FIGURE_PARAGRAPH.sub(r'<p class="figure">\1</p>', markdown2html_mistune(text))
 
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -588,53 +636,83 @@ def build(out: Path, root: Path = ROOT, notebooks_dir: Path | None = None, resul
     """Build the site into ``out`` (emptied first); returns ``{"pages": [...], "images": [...]}``.
 
     ``execute(paths) -> {path: executed copy}`` defaults to :func:`executed_notebooks` with the
-    cache; a test passes one that returns notebooks already holding outputs. ``api``: the
-    modules of the API reference page (``api.html``, linked from every page's header; `make
-    site` passes :func:`api_modules`), or None for a site without one.
+    cache; a test passes one that returns notebooks already holding outputs. The chapters and the
+    solutions notebooks (``notebooks_dir/solutions/NN_topic_solutions.ipynb``) are executed;
+    ``notebooks_dir/notation.md``, when present, becomes ``notation.html``. ``api``: the modules
+    of the API reference page (``api.html``, linked from every page's header; `make site` passes
+    :func:`api_modules`), or None for a site without one.
     """
     import nbformat
 
     notebooks_dir = notebooks_dir or root / "notebooks"
     results = results or root / "RESULTS.md"
     chapters = course_chapters(notebooks_dir)
+    solutions = course_solutions(notebooks_dir, chapters)
+    notation = notebooks_dir / "notation.md"
+    has_notation = notation.exists()
 
     def rel(path: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
 
     readme = rel(notebooks_dir / "README.md")
     pages = {rel(notebooks_dir / c.notebook): c.page for c in chapters}
+    pages.update({rel(path): solutions_page(c) for c in chapters if (path := solutions.get(c.number))})
     pages.update({readme: "index.html", rel(results): "results.html"})
+    if has_notation:
+        pages[rel(notation)] = NOTATION_PAGE
     links = SiteLinks(root, pages)
     order = reading_order(chapters, api=api is not None)
 
     if execute is None:
         def execute(paths):
             return executed_notebooks(paths, cache_dir or CACHE, library, jobs, timeout, log)
-    executed = execute([notebooks_dir / c.notebook for c in chapters])
+    executed = execute([notebooks_dir / c.notebook for c in chapters] + list(solutions.values()))
 
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     written, images = [], []
 
-    def write(site_path: str, title: str, body: str, source: str, note: str = "", made=frozenset()):
+    def write(site_path: str, title: str, body: str, source: str, note: str = "", made=frozenset(), nav=None,
+              after: str = ""):
+        """Write a page; ``body`` comes from ``source`` (its links are rewritten), ``after`` from here."""
         made_from = f'<a href="{REPO_URL}/blob/main/{source}">{source}</a>'
         footer = f"Made from {made_from}{note}."
-        body = links.rewrite(body, source, site_path, made)
-        (out / site_path).write_text(page(title, body, pager(order, site_path), footer, api=api is not None))
+        body = links.rewrite(body, source, site_path, made) + after
+        nav = nav if nav is not None else pager(order, site_path)
+        (out / site_path).write_text(page(title, body, nav, footer, api=api is not None, notation=has_notation))
         written.append(site_path)
 
-    write("index.html", "refvae · the course", markdown_html((notebooks_dir / "README.md").read_text()), readme)
-    for chapter in chapters:
-        path = notebooks_dir / chapter.notebook
-        body, figures = chapter_body(nbformat.read(executed[path], as_version=4), chapter)
+    def notebook_page(notebook: Path, shown_as: Chapter, title: str, extra: str = "", nav=None):
+        body, figures = chapter_body(nbformat.read(executed[notebook], as_version=4), shown_as)
         for site_path, data in figures.items():
             (out / site_path).parent.mkdir(parents=True, exist_ok=True)
             (out / site_path).write_bytes(data)
             images.append(site_path)
-        write(chapter.page, f"{chapter.label} · refvae course", body, rel(path),
+        write(shown_as.page, title, body, rel(notebook),
               f", executed in fast mode (<code>REFVAE_FAST=1</code>) on {time.strftime('%Y-%m-%d')}",
-              frozenset(figures))
+              frozenset(figures), nav, after=extra)
+
+    write("index.html", "refvae · the course", markdown_html((notebooks_dir / "README.md").read_text()), readme,
+          after=_index_extras(chapters, solutions, has_notation))
+    for chapter in chapters:
+        extra = ""
+        if chapter.number in solutions:
+            extra = (f'\n<p class="solutions-link">Worked solutions of this chapter\'s exercises, executed: '
+                     f'<a href="{solutions_page(chapter)}">{html.escape(chapter.number)} · solutions</a>.</p>\n')
+        notebook_page(notebooks_dir / chapter.notebook, chapter, f"{chapter.label} · refvae course", extra)
+    for chapter in chapters:
+        if chapter.number not in solutions:
+            continue
+        shown_as = Chapter(chapter.number, "solutions", solutions[chapter.number].name)
+        around = order[: order.index((chapter.page, chapter.label)) + 1]
+        around = around + [(shown_as.page, shown_as.label)] + order[len(around):]
+        notebook_page(solutions[chapter.number], shown_as, f"{chapter.label}: solutions · refvae course",
+                      nav=pager(around, shown_as.page))
+    if has_notation:
+        write(NOTATION_PAGE, "Notation · refvae course", markdown_html(notation.read_text()), rel(notation),
+              nav=pager([("index.html", "course map"), (NOTATION_PAGE, "notation")]
+                        + ([(chapters[0].page, chapters[0].label)] if chapters else []), NOTATION_PAGE))
     write("results.html", "Results against the papers · refvae", markdown_html(results.read_text()), rel(results))
     if api is not None:
         write(API_PAGE, "API reference · refvae", api_body(api), "refvae/__init__.py",
@@ -652,6 +730,21 @@ def build(out: Path, root: Path = ROOT, notebooks_dir: Path | None = None, resul
     (out / "pygments.css").write_text(HtmlFormatter(style="default").get_style_defs(".highlight"))
     _copy_mathjax(out / "mathjax")
     return {"pages": written, "images": images}
+
+
+def _index_extras(chapters: list[Chapter], solutions: dict[str, Path], notation: bool) -> str:
+    """What the index adds to the course map: the notation page and the solutions pages."""
+    parts = []
+    if notation:
+        parts.append(f'<h2 id="notation">Notation</h2>\n<p>The symbols every chapter uses, with their one meaning each: '
+                     f'<a href="{NOTATION_PAGE}">notation</a>.</p>')
+    if solutions:
+        items = "".join(f'<li><a href="{solutions_page(c)}">{html.escape(c.label)}: solutions</a></li>\n'
+                        for c in chapters if c.number in solutions)
+        parts.append('<h2 id="worked-solutions">Worked solutions</h2>\n<p>Each chapter\'s exercises worked out, '
+                     "executed in fast mode with their outputs; every numeric answer is confirmed with "
+                     "<code>refvae.course.check</code>.</p>\n<ul>\n" + items + "</ul>")
+    return "\n" + "\n".join(parts) + "\n" if parts else ""
 
 
 def _copy_mathjax(target: Path):
