@@ -261,18 +261,22 @@ def test_chapter_08_factorised_prior_terms_from_the_pairwise_tensor():
     assert marginal_kl == pytest.approx(-between - within + dimwise_kl, abs=1e-10)
 
 
-def test_chapter_11_answers_from_a_numerical_minimum_and_a_correlation():
-    def unused_dimension_loss(variance, eta):
-        return 0.5 * (variance - 1.0 - np.log(variance)) + eta * variance
+def test_chapter_11_answers_from_a_numerical_minimum_and_a_covariance_determinant():
+    # 11.1: minimise the KL of an unused dimension plus a penalty on the standard deviation, numerically
+    def unused_dimension_loss(sigma, eta):
+        return 0.5 * (sigma**2 - 1.0 - 2.0 * np.log(sigma)) + eta * sigma
 
-    found = [optimize.minimize_scalar(unused_dimension_loss, bounds=(1e-6, 2.0), args=(eta,), method="bounded",
-                                      options={"xatol": 1e-10}).x for eta in (100.0, 1.0)]
+    found = [optimize.minimize_scalar(unused_dimension_loss, bounds=(1e-6, 3.0), args=(eta,), method="bounded",
+                                      options={"xatol": 1e-12}).x ** 2 for eta in (10.0, 1.0)]
     assert course.check("11.1", found) == "right"
     assert course.check("11.1", found[::-1]) == "wrong"
-    # the largest correlation of z = μ + s ε is 1 / (1 + s²); the TC of a 2-D Gaussian is −½ log(1 − r²)
-    r = 1.0 / (1.0 + 0.1**2)
-    correlation = np.array([[1.0, r], [r, 1.0]])
-    assert course.check("11.2", -0.5 * np.linalg.slogdet(correlation)[1]) == "right"
+    assert course.check("11.1", [1 / 21, 1 / 3]) == "wrong"            # the variance penalty's optimum, not this one
+    # 11.2: the TC of z's covariance [[1 + s1², ρ], [ρ, 1 + s2²]] from its determinant, at ρ close to 1
+    rho = 1.0 - 1e-10
+    covariance = np.array([[2.0, rho], [rho, 1.01]])
+    tc = 0.5 * (np.log(2.0) + np.log(1.01) - np.linalg.slogdet(covariance)[1])
+    assert course.check("11.2", tc) == "right"
+    assert course.check("11.2", -0.5 * np.log(1.0 - 1.0 / 1.01**2)) == "wrong"   # both scales 0.1
 
 
 def test_import_does_not_load_tensorflow():
