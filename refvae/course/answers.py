@@ -325,7 +325,7 @@ register(
     rtol=1e-3,
     close_rtol=0.05,
     hint="E[(z − x)²] is the noise variance; H(z) = ½ log(2πe) for z ~ N(0, 1)",
-    description="the InfoMax bound of chapter 10's Gaussian pair with the best Q",
+    description="the InfoMax bound of chapter 10's 1-D Gaussian pair with the guessed Q(z|x) = N(x, 0.25)",
 )
 
 
