@@ -198,6 +198,19 @@ def test_chapter_07_bayes_discriminator_accuracy_by_monte_carlo():
     assert abs(accuracy - course._REGISTRY["07.1"].expected()) < 4 * standard_error * np.sqrt(2)
 
 
+def test_chapter_07_equicorrelated_tc_from_a_monte_carlo_log_density_ratio():
+    # TC = E[log q(z) − Σ_d log q(z_d)] by Monte Carlo with scipy's densities, 10-D, all correlations 0.5
+    dimensions = 10
+    covariance = np.full((dimensions, dimensions), 0.5) + 0.5 * np.eye(dimensions)
+    z = stats.multivariate_normal(np.zeros(dimensions), covariance).rvs(200_000, random_state=3)
+    log_ratio = stats.multivariate_normal(np.zeros(dimensions), covariance).logpdf(z) - stats.norm.logpdf(z).sum(axis=1)
+    standard_error = log_ratio.std() / np.sqrt(len(z))
+    assert abs(log_ratio.mean() - course._REGISTRY["07.2"].expected()) < 4 * standard_error
+    eigenvalues = np.linalg.eigvalsh(covariance)                         # 1 + 9 * 0.5 once, 0.5 nine times
+    assert course.check("07.2", -0.5 * np.sum(np.log(eigenvalues))) == "right"
+    assert course.check("07.2", 0.5 * np.log(2.0)) == "wrong"             # the 3-D answer
+
+
 def test_chapter_06_ceiling_of_the_batch_index_code_mi():
     # Posteriors 1e-3 wide and ~100 apart never overlap: each estimator keeps only its own-sample
     # weight, and the batch estimate of I(x; z) reaches its ceiling, measured here by running it.

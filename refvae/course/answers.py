@@ -266,10 +266,12 @@ register(
 # ---------------------------------------------------------------- chapters 07, 09 and 10
 
 
-def _equicorrelated_tc() -> float:
+def _equicorrelated_tc(dimensions: int = 10, rho: float = 0.5) -> float:
+    """TC of N(0, R), R with unit diagonal and all correlations ρ: −½ log det R, det R = (1 + (D − 1)ρ)(1 − ρ)^(D − 1)."""
     import refvae.info
 
-    return float(refvae.info.gaussian_total_correlation(np.full((3, 3), 0.5) + 0.5 * np.eye(3)))
+    correlation = np.full((dimensions, dimensions), rho) + (1.0 - rho) * np.eye(dimensions)
+    return float(refvae.info.gaussian_total_correlation(correlation))
 
 
 def _corex_gaussian_l() -> float:
@@ -308,8 +310,8 @@ register(
     _equicorrelated_tc,
     rtol=1e-3,
     close_rtol=0.15,
-    hint="a Gaussian's TC depends only on its correlation matrix R: −½ log det R; find R's eigenvalues",
-    description="TC of a 3-D Gaussian with unit variances and all correlations 0.5",
+    hint="a Gaussian's TC depends only on its correlation matrix R: −½ log det R; R = (1 − ρ)I + ρ11ᵀ has two distinct eigenvalues",
+    description="TC of a 10-D Gaussian with unit variances and all correlations 0.5",
 )
 register(
     "09.1",
