@@ -203,6 +203,19 @@ def test_chapter_05_mixture_tc_rises_by_log_10_when_n_shrinks_tenfold():
     assert course.check("05.1", -change) == "wrong"
 
 
+def test_chapter_07_equicorrelated_tc_from_a_monte_carlo_log_density_ratio():
+    # TC = E[log q(z) − Σ_d log q(z_d)] by Monte Carlo with scipy's densities, 10-D, all correlations 0.5
+    dimensions = 10
+    covariance = np.full((dimensions, dimensions), 0.5) + 0.5 * np.eye(dimensions)
+    z = stats.multivariate_normal(np.zeros(dimensions), covariance).rvs(200_000, random_state=3)
+    log_ratio = stats.multivariate_normal(np.zeros(dimensions), covariance).logpdf(z) - stats.norm.logpdf(z).sum(axis=1)
+    standard_error = log_ratio.std() / np.sqrt(len(z))
+    assert abs(log_ratio.mean() - course._REGISTRY["07.2"].expected()) < 4 * standard_error
+    eigenvalues = np.linalg.eigvalsh(covariance)                         # 1 + 9 * 0.5 once, 0.5 nine times
+    assert course.check("07.2", -0.5 * np.sum(np.log(eigenvalues))) == "right"
+    assert course.check("07.2", 0.5 * np.log(2.0)) == "wrong"             # the 3-D answer
+
+
 def test_chapter_06_ceiling_of_the_batch_index_code_mi():
     # Posteriors 1e-3 wide and ~100 apart never overlap: each estimator keeps only its own-sample
     # weight, and the batch estimate of I(x; z) reaches its ceiling, measured here by running it.
@@ -267,18 +280,22 @@ def test_chapter_08_factorised_prior_terms_from_the_pairwise_tensor():
     assert marginal_kl == pytest.approx(-between - within + dimwise_kl, abs=1e-10)
 
 
-def test_chapter_11_answers_from_a_numerical_minimum_and_a_correlation():
-    def unused_dimension_loss(variance, eta):
-        return 0.5 * (variance - 1.0 - np.log(variance)) + eta * variance
+def test_chapter_11_answers_from_a_numerical_minimum_and_a_covariance_determinant():
+    # 11.1: minimise the KL of an unused dimension plus a penalty on the standard deviation, numerically
+    def unused_dimension_loss(sigma, eta):
+        return 0.5 * (sigma**2 - 1.0 - 2.0 * np.log(sigma)) + eta * sigma
 
-    found = [optimize.minimize_scalar(unused_dimension_loss, bounds=(1e-6, 2.0), args=(eta,), method="bounded",
-                                      options={"xatol": 1e-10}).x for eta in (100.0, 1.0)]
+    found = [optimize.minimize_scalar(unused_dimension_loss, bounds=(1e-6, 3.0), args=(eta,), method="bounded",
+                                      options={"xatol": 1e-12}).x ** 2 for eta in (10.0, 1.0)]
     assert course.check("11.1", found) == "right"
     assert course.check("11.1", found[::-1]) == "wrong"
-    # the largest correlation of z = μ + s ε is 1 / (1 + s²); the TC of a 2-D Gaussian is −½ log(1 − r²)
-    r = 1.0 / (1.0 + 0.1**2)
-    correlation = np.array([[1.0, r], [r, 1.0]])
-    assert course.check("11.2", -0.5 * np.linalg.slogdet(correlation)[1]) == "right"
+    assert course.check("11.1", [1 / 21, 1 / 3]) == "wrong"            # the variance penalty's optimum, not this one
+    # 11.2: the TC of z's covariance [[1 + s1², ρ], [ρ, 1 + s2²]] from its determinant, at ρ close to 1
+    rho = 1.0 - 1e-10
+    covariance = np.array([[2.0, rho], [rho, 1.01]])
+    tc = 0.5 * (np.log(2.0) + np.log(1.01) - np.linalg.slogdet(covariance)[1])
+    assert course.check("11.2", tc) == "right"
+    assert course.check("11.2", -0.5 * np.log(1.0 - 1.0 / 1.01**2)) == "wrong"   # both scales 0.1
 
 
 def test_import_does_not_load_tensorflow():

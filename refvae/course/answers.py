@@ -313,10 +313,12 @@ register(
 # ---------------------------------------------------------------- chapters 07, 09 and 10
 
 
-def _equicorrelated_tc() -> float:
+def _equicorrelated_tc(dimensions: int = 10, rho: float = 0.5) -> float:
+    """TC of N(0, R), R with unit diagonal and all correlations ρ: −½ log det R, det R = (1 + (D − 1)ρ)(1 − ρ)^(D − 1)."""
     import refvae.info
 
-    return float(refvae.info.gaussian_total_correlation(np.full((3, 3), 0.5) + 0.5 * np.eye(3)))
+    correlation = np.full((dimensions, dimensions), rho) + (1.0 - rho) * np.eye(dimensions)
+    return float(refvae.info.gaussian_total_correlation(correlation))
 
 
 def _corex_gaussian_l() -> float:
@@ -355,8 +357,8 @@ register(
     _equicorrelated_tc,
     rtol=1e-3,
     close_rtol=0.15,
-    hint="a Gaussian's TC depends only on its correlation matrix R: −½ log det R; find R's eigenvalues",
-    description="TC of a 3-D Gaussian with unit variances and all correlations 0.5",
+    hint="a Gaussian's TC depends only on its correlation matrix R: −½ log det R; R = (1 − ρ)I + ρ11ᵀ has two distinct eigenvalues",
+    description="TC of a 10-D Gaussian with unit variances and all correlations 0.5",
 )
 register(
     "09.1",
@@ -372,7 +374,7 @@ register(
     rtol=1e-3,
     close_rtol=0.05,
     hint="E[(z − x)²] is the noise variance; H(z) = ½ log(2πe) for z ~ N(0, 1)",
-    description="the InfoMax bound of chapter 10's Gaussian pair with the best Q",
+    description="the InfoMax bound of chapter 10's 1-D Gaussian pair with the guessed Q(z|x) = N(x, 0.25)",
 )
 
 
@@ -411,9 +413,16 @@ def _hfvae_check2_terms_with_factorised_prior() -> np.ndarray:
     return np.array([float(v) for v in values])
 
 
-def _constant_scale_tc_bound(scale: float = 0.1) -> float:
-    """C_s = −½ log(1 − 1/(1 + s²)²): the bound on TC(z) of chapter 11's constant-scale family (004 Thm 1)."""
-    return -0.5 * math.log(1.0 - 1.0 / (1.0 + scale**2) ** 2)
+def _std_penalty_optimal_variance(eta: float) -> float:
+    """σ² minimising ½(σ² − 1 − log σ²) + η σ (an unused dimension, the penalty on σ instead of 004 eq 4's σ²):
+    σ² + η σ − 1 = 0, σ = (√(η² + 4) − η) / 2."""
+    return ((math.sqrt(eta**2 + 4.0) - eta) / 2.0) ** 2
+
+
+def _two_scale_tc_bound(scale_1: float, scale_2: float) -> float:
+    """sup over ρ of TC(z) for z = μ + (s₁ε₁, s₂ε₂), μ ~ N(0, [[1, ρ], [ρ, 1]]) (chapter 11, 004 Thm 1):
+    −½ log(1 − 1/((1 + s₁²)(1 + s₂²)))."""
+    return -0.5 * math.log(1.0 - 1.0 / ((1.0 + scale_1**2) * (1.0 + scale_2**2)))
 
 
 # Chapter 06 · β-TCVAE. 06.2: with no overlap between posteriors, a batch estimate of
@@ -471,19 +480,20 @@ register(
 )
 register(
     "11.1",
-    lambda: np.array([1.0 / 201.0, 1.0 / 3.0]),
+    lambda: np.array([_std_penalty_optimal_variance(10.0), _std_penalty_optimal_variance(1.0)]),
     rtol=1e-3,
     close_rtol=0.05,
-    hint="minimise ½(σ² − 1 − log σ²) + ησ² over σ²: set its derivative to 0",
-    description="the posterior variance σ² of an unused RTC-VAE dimension for [eta = 100, eta = 1]",
+    hint="write the KL of an unused dimension and the penalty η σ as functions of σ and set the derivative to 0",
+    description="the posterior variance σ² of an unused dimension under a penalty η Σ_d E_n[σ_d] on the standard "
+                "deviations, for [eta = 10, eta = 1]",
 )
 register(
     "11.2",
-    _constant_scale_tc_bound,
+    lambda: _two_scale_tc_bound(1.0, 0.1),
     rtol=1e-3,
     close_rtol=0.05,
-    hint="the correlation of z is ρ/(1 + s²); let ρ → 1 in the two-dimensional Gaussian TC",
-    description="the bound C_s on TC(z) of chapter 11's constant-scale family, for s = 0.1",
+    hint="the correlation of z is ρ/√((1 + s₁²)(1 + s₂²)); let ρ → 1 in the two-dimensional Gaussian TC",
+    description="the bound C on TC(z) of chapter 11's constant-scale family with scales s₁ = 1 and s₂ = 0.1",
 )
 
 
