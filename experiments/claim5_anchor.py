@@ -114,9 +114,8 @@ def generate(model, source, n, seed, reference, mean, variance):
 def score_model(model, sizes, anchors, reference, x_test, scorer, seed):
     """Information per unit, anchor ranking, aggregate moments, test ELBO and the sampling scores."""
     from refvae import metrics
-    from refvae.models import anchor
 
-    loc, scale = anchor.posterior_moments(model, reference)
+    loc, scale = metrics.sampling.posterior_moments(model.posterior, reference)
     info = metrics.dimwise_mutual_information(loc, scale, seed=seed)
     mutual_info = np.asarray(info["mutual_info"], np.float64)
     mean, variance = loc.mean(axis=0), np.asarray(info["marginal_variance"], np.float64)
@@ -296,7 +295,7 @@ def main(argv=None):
         "train_points": len(x_train), "test_points": len(x_test), "reference_points_used": len(reference),
         "data_source": ("refvae.data.digits() (scikit-learn 8x8, stratified 80/20 split, seed 0)"
                         if args.data == "digits" else "refvae.data.mnist()"),
-        "mutual_info": "refvae.models.anchor.dimwise_mutual_information over the reference (training) images",
+        "mutual_info": "refvae.metrics.posterior_dimwise_mutual_information over the reference (training) images",
         "sampling": "Π_j q(z_j) over the reference images; Fréchet distance and confidence of DigitsScorer "
                     "(trained on the training images) against the test images; mean over sampling seeds",
     })

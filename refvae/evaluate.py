@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import threadpoolctl
 
 from refvae import checks
 from refvae import data as datasets
@@ -128,7 +129,10 @@ def compute_metrics(model: keras.Model, dataset: GroundTruthData, names: Sequenc
     results = {}
     for name in names:
         start = time.perf_counter()
-        result, notes = _with_convergence_notes(registry.get(name).compute, evaluation)
+        # one OpenMP/BLAS thread for scikit-learn and NumPy: beside TensorFlow's own pools, their
+        # default threading ran 3-10x slower on 2 shared cores (benchmarks/bench_evaluate.py)
+        with threadpoolctl.threadpool_limits(1):
+            result, notes = _with_convergence_notes(registry.get(name).compute, evaluation)
         results[name] = {key: jsonable(value) for key, value in result.items()}
         if notes:
             results[name]["warnings"] = notes

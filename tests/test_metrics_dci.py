@@ -53,6 +53,28 @@ def test_identity_codes_score_near_one_with_gradient_boosting():
     assert result["informativeness"] == 1.0
 
 
+def test_histogram_gradient_boosting_reads_the_same_structure_as_gradient_boosting():
+    """The fast profile's importance (summed split gains of 100 depth-3 histogram trees) against
+    disentanglement_lib's (GradientBoostingClassifier's impurity decrease) on codes with a known
+    structure: an identity code each for two factors, a third code that mixes them, one noise code."""
+    rng = np.random.default_rng(2)
+    factors = rng.integers(0, [4, 6], size=(1500, 2))
+    codes = np.column_stack([factors[:, 0] + 0.3 * rng.normal(size=1500), factors[:, 1] + 0.3 * rng.normal(size=1500),
+                             factors[:, 0] + factors[:, 1] + 0.3 * rng.normal(size=1500), rng.normal(size=1500)])
+    split = (codes[:1000], factors[:1000], codes[1000:], factors[1000:])
+    exact = metrics.dci(*split, importance="gradient_boosting")
+    fast = metrics.dci(*split, importance="hist_gradient_boosting")
+    assert np.allclose(fast["importance"].sum(axis=0), 1.0)               # normalised per factor, as GBC's
+    for result in (exact, fast):                                           # each identity code first for its factor
+        assert result["importance"][0, 0] > 0.9 and result["importance"][1, 1] > 0.9
+        assert result["importance"][3].max() < 0.05                       # the noise code: little
+    # the gains of the later, small splits spread a little more over the other codes than GBC's
+    # impurity decrease does: here D 0.76 and C 0.71 against 0.88 and 0.82
+    for key in ("disentanglement", "completeness"):
+        assert exact[key] - 0.15 < fast[key] <= exact[key], key
+    assert fast["informativeness"] == pytest.approx(exact["informativeness"], abs=0.05)
+
+
 def test_rotating_two_factors_into_two_codes_lowers_disentanglement():
     rng = np.random.default_rng(1)
     factors = rng.integers(0, 5, size=(600, 2))

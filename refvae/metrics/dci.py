@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["MIN_FACTORS", "check_defined", "dci", "dci_from_importance", "importance_matrix", "compute_dci",
            "IMPORTANCE_METHODS"]
 
-IMPORTANCE_METHODS = ("gradient_boosting", "random_forest", "logistic")
+IMPORTANCE_METHODS = ("gradient_boosting", "hist_gradient_boosting", "random_forest", "logistic")
 _EPSILON = 1e-11
 
 # Disentanglement is an entropy in base K, the number of factors: log 1 = 0 has no base.
@@ -94,6 +94,13 @@ def _predictor(importance, seed):
         from sklearn.ensemble import GradientBoostingClassifier
 
         return GradientBoostingClassifier(random_state=seed)
+    if importance == "hist_gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        # GradientBoostingClassifier's defaults (100 stages of depth-3 trees, learning rate 0.1)
+        # grown on 255-bin histograms: the same kind of trees, a tenth of the time
+        return HistGradientBoostingClassifier(max_iter=100, max_depth=3, max_leaf_nodes=None, learning_rate=0.1,
+                                              early_stopping=False, random_state=seed)
     if importance == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
@@ -103,13 +110,33 @@ def _predictor(importance, seed):
     return LogisticRegression(max_iter=1000)
 
 
+def _split_gains(model, num_codes):
+    """The importance of each code in a fitted ``HistGradientBoostingClassifier``: the gain of every
+    split on it, summed over all trees and normalised to sum to 1, the quantity
+    ``GradientBoostingClassifier.feature_importances_`` sums (there the impurity decrease of
+    each split, weighted by its samples)."""
+    predictors = getattr(model, "_predictors", None)
+    if predictors is None:
+        raise RuntimeError("this scikit-learn's HistGradientBoostingClassifier keeps no trees to read gains from; "
+                           "use importance='gradient_boosting'")
+    gains = np.zeros(num_codes)
+    for stage in predictors:
+        for tree in stage:
+            splits = tree.nodes[tree.nodes["is_leaf"] == 0]
+            np.add.at(gains, splits["feature_idx"], splits["gain"])
+    total = gains.sum()
+    return gains / total if total > 0 else gains
+
+
 def importance_matrix(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
                       test_factors: ArrayLike, importance: str = "gradient_boosting",
                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Importance matrix R [D, K] and train/test accuracies of one classifier per factor.
 
     ``importance`` picks the predictor: "gradient_boosting" (default scikit-learn
-    ``GradientBoostingClassifier``, disentanglement_lib), "random_forest"
+    ``GradientBoostingClassifier``, disentanglement_lib), "hist_gradient_boosting" (the same
+    100 depth-3 trees of ``HistGradientBoostingClassifier`` on 255-bin histograms, R_jk the
+    summed split gains; refvae's fast profile), "random_forest"
     (``RandomForestClassifier``, faster on 2 cores, close to 002's choice) or "logistic"
     (``LogisticRegression`` on standardised codes; R_jk = mean over classes of |coef|,
     fastest). Tree importances are ``feature_importances_``.
@@ -133,6 +160,8 @@ def importance_matrix(train_codes: ArrayLike, train_factors: ArrayLike, test_cod
         model = _predictor(importance, seed).fit(train_codes, train_factors[:, k])
         if importance == "logistic":
             matrix[:, k] = np.abs(model.coef_).mean(axis=0)
+        elif importance == "hist_gradient_boosting":
+            matrix[:, k] = _split_gains(model, num_codes)
         else:
             matrix[:, k] = np.abs(model.feature_importances_)
         train_accuracy[k] = np.mean(model.predict(train_codes) == train_factors[:, k])
@@ -223,9 +252,11 @@ def _evaluate(evaluation: Evaluation) -> dict[str, Any]:
     if evaluation.profile == "fast":
         train_codes, _, train_factors = evaluation.pool("train")
         test_codes, _, test_factors = evaluation.pool("test")
-        return dci(train_codes, train_factors, test_codes, test_factors)
-    return compute_dci(evaluation.dataset, evaluation.representation, evaluation.rng(),
-                       num_train=evaluation.train_size, num_test=evaluation.test_size)
+        return {**dci(train_codes, train_factors, test_codes, test_factors, importance="hist_gradient_boosting"),
+                "importance_method": "hist_gradient_boosting"}
+    return {**compute_dci(evaluation.dataset, evaluation.representation, evaluation.rng(),
+                          num_train=evaluation.train_size, num_test=evaluation.test_size),
+            "importance_method": "gradient_boosting"}
 
 
 registry.register(MetricSpec("dci", "DCI disentanglement, completeness, informativeness (Eastwood & Williams "
