@@ -88,12 +88,18 @@ def row_of(study: StudySpec, trial: Trial, results: dict[str, Any], history: dic
     factor_names = list(datasets.load(study.data).factor_names)
     for name in study.metrics:
         result = results.get(name, {})
-        row[name] = result.get(registry.get(name).headline)
+        headline = registry.get(name).headline
+        row[name] = result.get(headline)
+        # the metric's other numbers (DCI's completeness, the BetaVAE score's training accuracy, ...)
+        row.update({f"{name}.{key}": value for key, value in result.items()
+                    if key not in (headline, "seconds") and isinstance(value, (int, float)) and not isinstance(value, bool)})
         per_factor = result.get("per_factor")
         if isinstance(per_factor, list) and len(per_factor) == len(factor_names):
             row.update({f"{name}.{factor}": value for factor, value in zip(factor_names, per_factor)})
         if result.get("warnings"):
             row[f"{name}.warnings"] = " | ".join(result["warnings"])
+    bias = results.get("estimator_bias", {})
+    row.update({f"bias.{key}": value for key, value in bias.items() if key.startswith(("tc_", "index_code_mi_"))})
     for term in FINAL_TERMS:
         if term in history and len(history[term]):
             row[f"final_{term}"] = float(history[term][-1])
