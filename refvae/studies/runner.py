@@ -134,7 +134,7 @@ def _fit(study, study_dir, pending, log):
     trainable = tune.with_resources(tune.with_parameters(_trainable, study=study, root=str(study_dir)), resources)
     cluster_cpus = ray.cluster_resources().get("CPU", 1.0)
     concurrency = max(1, min(len(pending), int(cluster_cpus // study.cpus)))
-    progress = _progress_callback(len(study.trials), len(study.trials) - len(pending), concurrency, log)
+    progress = _progress_callback(study, study_dir, len(study.trials) - len(pending), concurrency, log)
     tuner = tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search([trial.id for trial in pending])},
@@ -144,15 +144,18 @@ def _fit(study, study_dir, pending, log):
                                   callbacks=[progress]),
     )
     grid = tuner.fit()
-    for result in grid:
+    for result in grid:         # every row was written as its trial ended; this writes none twice
         trial_id = (result.config or {}).get("trial")
-        if trial_id is None:
+        if trial_id is None or (study_dir / "results" / f"{trial_id}.json").exists():
             continue
         if result.error is not None:
-            row = failed_row(study.trial(trial_id), _error_line(result.error))
-        else:
-            row = json.loads(result.metrics["row"])
-        write_atomic(study_dir / "results" / f"{trial_id}.json", json.dumps(row, indent=1) + "\n")
+            _write_row(study_dir, failed_row(study.trial(trial_id), _error_line(result.error)))
+        elif result.metrics and "row" in result.metrics:
+            _write_row(study_dir, json.loads(result.metrics["row"]))
+
+
+def _write_row(study_dir, row):
+    write_atomic(pathlib.Path(study_dir) / "results" / f"{row['trial']}.json", json.dumps(row, indent=1) + "\n")
 
 
 def _trainable(config, study, root):
@@ -176,8 +179,9 @@ def _error_line(error: BaseException) -> str:
 class _ProgressBase:
     """Counts of the trials done, running and failed, and the time left, one line per change."""
 
-    def __init__(self, total, done_before, concurrency, log):
-        self.total, self.done, self.concurrency, self.log = total, done_before, concurrency, log
+    def __init__(self, study, study_dir, done_before, concurrency, log):
+        self.study, self.study_dir = study, study_dir
+        self.total, self.done, self.concurrency, self.log = len(study.trials), done_before, concurrency, log
         self.running, self.failed = 0, 0
         self.started: dict[str, float] = {}
         self.durations: list[float] = []
@@ -191,8 +195,10 @@ class _ProgressBase:
         self.log(f"study: {self.done}/{self.total} done, {self.running} running, {self.failed} failed{eta}")
 
 
-def _progress_callback(total, done_before, concurrency, log):
-    """A ``tune.Callback`` that logs a progress line whenever a trial starts, ends or fails."""
+def _progress_callback(study, study_dir, done_before, concurrency, log):
+    """A ``tune.Callback`` that writes each trial's row as soon as the trial reports it (or fails
+    for good), so a study whose driver dies keeps every row written, and logs a progress line
+    whenever a trial starts, ends or fails."""
     from ray import tune
 
     class Progress(_ProgressBase, tune.Callback):
@@ -200,6 +206,10 @@ def _progress_callback(total, done_before, concurrency, log):
             self.running += 1
             self.started[trial.trial_id] = time.perf_counter()
             self._line()
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            if "row" in result:
+                _write_row(self.study_dir, json.loads(result["row"]))
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             self.running = max(0, self.running - 1)
@@ -210,6 +220,10 @@ def _progress_callback(total, done_before, concurrency, log):
         def on_trial_error(self, iteration, trials, trial, **info):
             self.running = max(0, self.running - 1)
             self.failed += 1
+            error = trial.get_pickled_error() or trial.get_error()
+            trial_id = trial.config.get("trial")
+            if trial_id is not None:
+                _write_row(self.study_dir, failed_row(self.study.trial(trial_id), _error_line(error)))
             self._line()
 
-    return Progress(total, done_before, concurrency, log)
+    return Progress(study, study_dir, done_before, concurrency, log)
