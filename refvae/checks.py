@@ -19,18 +19,24 @@ Example:
     refvae.checks.ArgumentTypeError: dataset_size must be an integer >= 2 (the number of training points), got bool True
 """
 
+from __future__ import annotations
+
 import numbers
+from typing import TypeAlias
 
 import numpy as np
 
-__all__ = ["ArgumentTypeError", "dataset_size", "integer", "rng"]
+__all__ = ["ArgumentTypeError", "RandomLike", "dataset_size", "integer", "rng"]
+
+RandomLike: TypeAlias = np.random.Generator | int | np.random.RandomState
+"""What :func:`rng` accepts: a Generator, an int seed >= 0 or a legacy RandomState."""
 
 
 class ArgumentTypeError(TypeError, ValueError):
     """An argument of the wrong type (a TypeError that is also a ValueError)."""
 
 
-def _integer_words(minimum):
+def _integer_words(minimum: int) -> str:
     if minimum == 0:
         return "a non-negative integer"
     if minimum == 1:
@@ -38,7 +44,7 @@ def _integer_words(minimum):
     return f"an integer >= {minimum}"
 
 
-def integer(value, name, minimum=1, *, meaning=""):
+def integer(value: object, name: str, minimum: int = 1, *, meaning: str = "") -> int:
     """``value`` as a Python int: an ``int`` or NumPy integer (a bool is refused), >= ``minimum``.
 
     Args:
@@ -59,7 +65,7 @@ def integer(value, name, minimum=1, *, meaning=""):
     return int(value)
 
 
-def dataset_size(value, name="dataset_size"):
+def dataset_size(value: object, name: str = "dataset_size") -> int:
     """N, the number of training points the aggregate-posterior estimators weigh the batch by.
 
     The one rule of refvae for N: an integer >= 2 (one point has no aggregate posterior to
@@ -68,7 +74,7 @@ def dataset_size(value, name="dataset_size"):
     return integer(value, name, 2, meaning="the number of training points")
 
 
-def rng(value, name="rng"):
+def rng(value: RandomLike, name: str = "rng") -> np.random.Generator:
     """A ``numpy.random.Generator`` for ``value``; the same seed gives the same numbers.
 
     Args:

@@ -227,7 +227,8 @@ def _toy_beta_for_rate(rate: float = 0.5) -> float:
     return math.exp(brentq(toy_rate, math.log(1e-4), math.log(1e4)))
 
 
-def refvae_digits_pixels():
+def refvae_digits_pixels() -> np.ndarray:
+    """The pixels of refvae's digits training images, one row of 64 values per 8x8 image."""
     import refvae.data
 
     return refvae.data.digits().x_train.reshape(-1, 64)

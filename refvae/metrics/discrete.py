@@ -13,7 +13,12 @@ Example:
     [0, 0, 1, 1]
 """
 
+from __future__ import annotations
+
+from typing import Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics.inputs import check_codes
@@ -25,7 +30,7 @@ __all__ = ["as_labels", "discrete_entropy", "discrete_mutual_info_matrix", "disc
 _DISCRETIZE_ROWS = 1 << 13
 
 
-def discretize(codes, num_bins=20):
+def discretize(codes: ArrayLike, num_bins: int = 20) -> np.ndarray:
     """Histogram discretisation of each code into ``num_bins`` equal-width bins.
 
     The disentanglement_lib convention: the edges are ``np.histogram``'s over the code's own
@@ -68,7 +73,7 @@ def discretize(codes, num_bins=20):
     return labels
 
 
-def as_labels(values):
+def as_labels(values: ArrayLike) -> tuple[np.ndarray, list[int]]:
     """Column-wise compact labels 0 … n_k − 1 of a discrete array [N, K] and their counts n_k.
 
     Non-negative integer columns with a small maximum are used as they are (empty values
@@ -88,7 +93,7 @@ def as_labels(values):
     return labels, sizes
 
 
-def _entropy_from_counts(counts, total, axis=None):
+def _entropy_from_counts(counts: ArrayLike, total: float, axis: int | None = None) -> np.ndarray | float:
     """Σ_b (n_b/N) log(N/n_b) of histogram counts (over ``axis``).
 
     Written per cell, not as log N − (1/N) Σ n_b log n_b: a value that holds all N points
@@ -101,9 +106,10 @@ def _entropy_from_counts(counts, total, axis=None):
     return np.sum(terms, axis=axis) / total
 
 
-def discrete_entropy(labels):
+def discrete_entropy(labels: ArrayLike) -> np.ndarray:
     """Plug-in entropy (nats) of each column of a discrete array [N, K] -> [K]."""
-    labels, sizes = as_labels(np.asarray(labels).reshape(len(labels), -1))
+    array = np.asarray(labels)
+    labels, sizes = as_labels(array.reshape(len(array), -1))
     total = labels.shape[0]
     return np.array(
         [float(_entropy_from_counts(np.bincount(labels[:, k], minlength=sizes[k]), total)) for k in range(labels.shape[1])]
@@ -114,7 +120,18 @@ def discrete_entropy(labels):
 _GROUP_VALUES = 2048
 
 
-def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None, return_factor_entropy=False):
+@overload
+def discrete_mutual_info_matrix(code_labels: ArrayLike, factor_labels: ArrayLike, num_code_labels: int | None = None,
+                                return_factor_entropy: Literal[False] = False) -> np.ndarray: ...
+
+
+@overload
+def discrete_mutual_info_matrix(code_labels: ArrayLike, factor_labels: ArrayLike, num_code_labels: int | None = None, *,
+                                return_factor_entropy: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def discrete_mutual_info_matrix(code_labels: ArrayLike, factor_labels: ArrayLike, num_code_labels: int | None = None,
+                                return_factor_entropy: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Plug-in I(code_j; factor_k) in nats for every pair: [D, K].
 
     For a group of factors one joint histogram of all D codes is built with a single
@@ -143,6 +160,7 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
     if num_code_labels is None:
         code_labels, code_sizes = as_labels(code_labels)
     else:
+        code_labels = np.asarray(code_labels)
         code_sizes = [int(num_code_labels)] * code_labels.shape[1]
     factor_labels, factor_sizes = as_labels(factor_labels)
     num_points, num_codes = code_labels.shape
@@ -153,7 +171,7 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
         )
     width = max(code_sizes)
 
-    def mutual_info_from_joint(pair, code_counts, factor_counts):
+    def mutual_info_from_joint(pair: np.ndarray, code_counts: np.ndarray, factor_counts: np.ndarray) -> np.ndarray:
         # (1/N) Σ_ab n_ab log[(n_ab N) / (n_a n_b)] for each code: pair [D, width, V].
         expected = code_counts[:, :, None] * factor_counts[None, None, :]
         occupied = pair > 0
@@ -166,7 +184,9 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
     # at most _GROUP_VALUES values), so one bincount over the D codes of a point serves
     # several factors and each histogram still lives in cache. Code j occupies the labels
     # j*width ... (j+1)*width - 1 of the flat histogram.
-    groups, current, values = [], [], 1
+    groups: list[list[int]] = []
+    current: list[int] = []
+    values = 1
     for k, size in enumerate(factor_sizes):
         if current and values * size > _GROUP_VALUES:
             groups.append(current)

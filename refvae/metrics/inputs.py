@@ -11,12 +11,20 @@ Example:
     dtype('int64')
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from refvae.data.base import FactorData
 
 __all__ = ["check_codes", "check_data", "check_factors", "check_representation", "check_same_length"]
 
 
-def check_codes(codes, name="codes", min_dims=1):
+def check_codes(codes: ArrayLike, name: str = "codes", min_dims: int = 1) -> np.ndarray:
     """Codes as a finite float64 array [N, D] with N >= 1 and D >= ``min_dims``."""
     if np.iscomplexobj(codes):
         # a float64 cast would drop the imaginary part with only a ComplexWarning
@@ -36,7 +44,7 @@ def check_codes(codes, name="codes", min_dims=1):
     return array
 
 
-def check_factors(factors, name="factors"):
+def check_factors(factors: ArrayLike, name: str = "factors") -> np.ndarray:
     """Discrete factors as an int64 array [N, K] (integer-valued floats accepted)."""
     array = np.asarray(factors)
     if array.ndim == 1:
@@ -54,7 +62,7 @@ def check_factors(factors, name="factors"):
     return array.astype(np.int64)
 
 
-def check_same_length(**arrays):
+def check_same_length(**arrays: ArrayLike) -> None:
     """Raise ValueError unless all given arrays have the same number of rows."""
     lengths = {name: np.shape(array)[0] for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
@@ -62,7 +70,7 @@ def check_same_length(**arrays):
         raise ValueError(f"the inputs must have the same number of rows (N): {described}")
 
 
-def check_data(data, name="data"):
+def check_data(data: FactorData, name: str = "data") -> tuple[int, ...]:
     """Check the ground-truth data protocol; return the factor sizes as a tuple of ints."""
     for attribute in ("factor_sizes", "sample_factors", "observations_from_factors"):
         if not hasattr(data, attribute):
@@ -76,6 +84,7 @@ def check_data(data, name="data"):
     return sizes
 
 
-def check_representation(representation, name="representation"):
+def check_representation(representation: object, name: str = "representation") -> None:
+    """Raise TypeError unless ``representation`` is a callable (observations -> codes [n, D])."""
     if not callable(representation):
         raise TypeError(f"{name} must be a callable: observations -> codes [n, D]")
