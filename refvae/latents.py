@@ -50,10 +50,10 @@ tfd = tfp.distributions
 
 # What a family's ``sample`` takes as ``seed``: a keras.random.SeedGenerator (fresh noise on
 # every call), an int (the same noise for the same int) or None.
-Seed: TypeAlias = "keras.random.SeedGenerator | int | None"
+Seed: TypeAlias = keras.random.SeedGenerator | int | None
 # (tensors, rebuild): the tensors a distribution is made of, and a function that makes the
 # same distribution from (recomputable copies of) them (see ``flatten_distribution``).
-Flattened: TypeAlias = "tuple[list[tf.Tensor], Callable[[Sequence[tf.Tensor]], Any]]"
+Flattened: TypeAlias = tuple[list[tf.Tensor], Callable[[Sequence[tf.Tensor]], Any]]
 
 
 class UnitDistribution(Protocol):
