@@ -33,6 +33,7 @@ from refvae.runs.loop import Callback, Interrupted, NonFiniteLoss, compiled_step
 
 if TYPE_CHECKING:
     import keras
+    import tensorflow as tf
 
     from refvae.data.base import GroundTruthData
 
@@ -61,7 +62,7 @@ def batch_at(dataset: GroundTruthData, config: RunConfig, step: int) -> np.ndarr
     return dataset.observations_from_indices(dataset.sample_indices(config.batch_size, rng))
 
 
-def make_checkpoint(model: keras.Model, config: RunConfig):
+def make_checkpoint(model: keras.Model, config: RunConfig) -> tf.train.Checkpoint:
     """A ``tf.train.Checkpoint`` of what a run must restore: the model's ``checkpoint_objects``
     (weights, every optimiser, the sampling state) and the configuration it trains with."""
     import tensorflow as tf
