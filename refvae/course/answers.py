@@ -1,4 +1,4 @@
-"""The expected answers of the course's exercises, chapter by chapter (00 to 12).
+"""The expected answers of the course's exercises, chapter by chapter (00 to 13).
 
 Each chapter's exercises are registered with ``refvae.course.checker.register`` when this
 module is imported (``import refvae.course`` does it). An expected value is computed from a
@@ -511,11 +511,22 @@ def _identity_mig_10_bins() -> float:
     return float(np.mean(ratios))
 
 
-def _sap_r2_correlated() -> float:
-    from refvae.data import comonotone_coupling, index_correlation
+def _dci_of_a_code_held_three_times() -> np.ndarray:
+    """DCI [disentanglement, completeness] of dSprites' identity code with pos_x held by three codes (D = 7), when
+    the importance of pos_x splits evenly over its three copies (gradient boosting breaks ties at random): each code
+    serves one factor (disentanglement 1); pos_x's importance spreads evenly over 3 of 7 codes, so its completeness is
+    1 − log 3 / log 7 and the others' 1, each factor weighing 1/5."""
+    return np.array([1.0, 1.0 - math.log(3) / (5 * math.log(7))])
 
-    correlation = index_correlation(0.1 / (6 * 32) + 0.9 * comonotone_coupling(6, 32))
-    return (3 + 2 * (1 - correlation**2)) / 5
+
+def _seed_share_of_mig_within_beta_tcvae() -> float:
+    """The seed's share of the sum of squares of MIG among the β-TCVAE models of the shipped study table."""
+    from refvae.course.tables import study_table
+    from refvae.studies import report
+
+    table = study_table("six-objectives")
+    rows = table[(table["status"] == "done") & (table["model"] == "beta-tcvae")]
+    return float(report.variance_shares(rows, ["mig"])["mig"]["seed"])
 
 
 register(
@@ -528,19 +539,23 @@ register(
 )
 register(
     "12.2",
-    lambda: 1.0,
-    rtol=0.02,
+    _dci_of_a_code_held_three_times,
+    rtol=0.03,
     close_rtol=0.1,
-    hint="gradient boosting considers every code at every split",
-    description="DCI disentanglement of the identity code with gradient-boosting importances",
+    hint="disentanglement asks how each code spreads over the factors, completeness how each factor spreads over the "
+         "codes (entropy base D = 7); how do three identical codes share the splits?",
+    description="DCI [disentanglement, completeness] with gradient boosting of the identity code with pos_x held by "
+                "three codes",
 )
 register(
     "12.3",
-    _sap_r2_correlated,
-    rtol=0.02,
+    _seed_share_of_mig_within_beta_tcvae,
+    rtol=0.01,
     close_rtol=0.1,
-    hint="only scale and pos_x have a second code with non-zero R²; that R² is the squared index correlation",
-    description="SAP (R²) of the identity code with scale and pos_x correlated at strength 0.9",
+    atol=0.01,
+    hint="among one objective's models the sum of squares splits into the part between values of β and the part "
+         "between seeds of one β",
+    description="the seed's share of MIG's sum of squares among the β-TCVAE models of the six-objectives study table",
 )
 register(
     "12.4",
@@ -549,4 +564,26 @@ register(
     close_rtol=0.1,
     hint="at 45° holding either position fixed halves the variance of both mixed codes",
     description="FactorVAE score of the identity code with (pos_x, pos_y) rotated by 45°",
+)
+
+
+# ---------------------------------------------------------------- chapter 13
+
+
+def _sap_r2_correlated() -> float:
+    """SAP (R²) of dSprites' identity code as N → ∞ with scale and pos_x coupled at strength 0.9: the two coupled
+    factors' top-two gaps are 1 − c² (c the index correlation), the other three 1."""
+    from refvae.data import comonotone_coupling, index_correlation
+
+    correlation = index_correlation(0.1 / (6 * 32) + 0.9 * comonotone_coupling(6, 32))
+    return (3 + 2 * (1 - correlation**2)) / 5
+
+
+register(
+    "13.1",
+    _sap_r2_correlated,
+    rtol=0.02,
+    close_rtol=0.1,
+    hint="only scale and pos_x have a second code with non-zero R²; that R² is the squared index correlation",
+    description="SAP (R²) of the identity code with scale and pos_x correlated at strength 0.9",
 )
