@@ -34,6 +34,9 @@ _SUBMODULES = (
     "io",
 )
 
-__all__ = ["__version__", *_SUBMODULES]
+# Old paths kept for their users, not part of the API (they warn and name the new one)
+_DEPRECATED = ("train",)
+
+__all__ = ["__version__", *(name for name in _SUBMODULES if name not in _DEPRECATED)]
 
 __getattr__, __dir__ = lazy_submodules(__name__, _SUBMODULES)

@@ -19,11 +19,17 @@ Example:
     refvae.checks.ArgumentTypeError: dataset_size must be an integer >= 2 (the number of training points), got bool True
 """
 
+from __future__ import annotations
+
 import numbers
+from typing import TypeAlias
 
 import numpy as np
 
-__all__ = ["ArgumentTypeError", "MAX_DATASET_SIZE", "dataset_size", "integer", "rng"]
+__all__ = ["ArgumentTypeError", "MAX_DATASET_SIZE", "RandomLike", "dataset_size", "integer", "rng"]
+
+RandomLike: TypeAlias = np.random.Generator | int | np.random.RandomState
+"""What :func:`rng` accepts: a Generator, an int seed >= 0 or a legacy RandomState."""
 
 # The largest N: the estimators' weights compute with N as a float64 (1/N, (N − M)/(N M)),
 # which holds every integer up to 2**53 exactly; a larger N would be rounded (and 10**400
@@ -35,7 +41,7 @@ class ArgumentTypeError(TypeError, ValueError):
     """An argument of the wrong type (a TypeError that is also a ValueError)."""
 
 
-def _integer_words(minimum):
+def _integer_words(minimum: int) -> str:
     if minimum == 0:
         return "a non-negative integer"
     if minimum == 1:
@@ -43,13 +49,14 @@ def _integer_words(minimum):
     return f"an integer >= {minimum}"
 
 
-def _shown(value):
+def _shown(value: int) -> str:
     """``repr`` of an int, or its number of digits when it would flood the message."""
     text = repr(int(value))
     return text if len(text) <= 30 else f"a {len(text.lstrip('-'))}-digit integer"
 
 
-def integer(value, name, minimum=1, *, meaning="", maximum=None, maximum_words=""):
+def integer(value: object, name: str, minimum: int = 1, *, meaning: str = "", maximum: int | None = None,
+            maximum_words: str = "") -> int:
     """``value`` as a Python int: an ``int`` or NumPy integer (a bool is refused), >= ``minimum``.
 
     Args:
@@ -68,6 +75,7 @@ def integer(value, name, minimum=1, *, meaning="", maximum=None, maximum_words="
     words = _integer_words(minimum) + (f" ({meaning})" if meaning else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ArgumentTypeError(f"{name} must be {words}, got {type(value).__name__} {value!r}")
+    value = int(value)
     if value < minimum:
         raise ValueError(f"{name} must be {words}, got {_shown(value)}")
     if maximum is not None and value > maximum:
@@ -75,7 +83,7 @@ def integer(value, name, minimum=1, *, meaning="", maximum=None, maximum_words="
     return int(value)
 
 
-def dataset_size(value, name="dataset_size"):
+def dataset_size(value: object, name: str = "dataset_size") -> int:
     """N, the number of training points the aggregate-posterior estimators weigh the batch by.
 
     The one rule of refvae for N: an integer >= 2 (one point has no aggregate posterior to
@@ -86,7 +94,7 @@ def dataset_size(value, name="dataset_size"):
                                  f"weights hold exactly")
 
 
-def rng(value, name="rng"):
+def rng(value: RandomLike, name: str = "rng") -> np.random.Generator:
     """A ``numpy.random.Generator`` for ``value``; the same seed gives the same numbers.
 
     Args:

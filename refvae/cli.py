@@ -55,6 +55,7 @@ class _StartupLineFilter:
         return not self.pattern.search(line.decode("utf-8", "replace"))
 
     def _write(self, data):
+        assert self.saved is not None
         while data:
             data = data[os.write(self.saved, data):]
 
@@ -343,7 +344,7 @@ def _require_study_extra():
         raise ValueError(f"refvae study needs {' and '.join(missing)}: pip install \"refvae[study]\"")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="refvae",
         description="Reference VAEs and disentanglement: estimators, objectives, metrics and the course.",
@@ -437,7 +438,7 @@ def _version():
     return f"refvae {refvae.__version__}"
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:

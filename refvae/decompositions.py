@@ -313,10 +313,11 @@ def data_marginal_entropy(x: ArrayLike) -> float:
     """
     import numpy as np
 
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    if not np.all((x == 0) | (x == 1)):
+    pixels = np.asarray(x, dtype=np.float64)
+    pixels = pixels.reshape(len(pixels), -1)
+    if not np.all((pixels == 0) | (pixels == 1)):
         raise ValueError("x must be binary (values in {0, 1}) for the plug-in pixel entropy")
-    p = x.mean(axis=0)
+    p = pixels.mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -(np.where(p > 0, p * np.log(p), 0.0) + np.where(p < 1, (1 - p) * np.log1p(-p), 0.0))
     return float(h.sum())

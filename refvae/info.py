@@ -34,12 +34,12 @@ if TYPE_CHECKING:
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _is_tensor(x):
+def _is_tensor(x: object) -> bool:
     """True for TensorFlow tensors and variables, without importing TensorFlow."""
     return type(x).__module__.startswith(("tensorflow", "keras"))
 
 
-def _as_covariance(cov, name="cov"):
+def _as_covariance(cov: ArrayLike, name: str = "cov") -> np.ndarray:
     cov = np.asarray(cov, dtype=np.float64)
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
         raise ValueError(f"{name} must be a square matrix [D, D], got shape {cov.shape}")
@@ -50,7 +50,7 @@ def _as_covariance(cov, name="cov"):
     return cov
 
 
-def _logdet(cov, name="cov"):
+def _logdet(cov: np.ndarray, name: str = "cov") -> float:
     sign, logdet = np.linalg.slogdet(cov)
     if sign <= 0:
         raise ValueError(f"{name} must be positive definite")
@@ -146,10 +146,14 @@ def diag_gaussian_kl(loc: ArrayLike | tf.Tensor, scale: ArrayLike | tf.Tensor, p
         _check_same_dtype(loc=loc, scale=scale, prior_loc=prior_loc, prior_scale=prior_scale)
         if tf.executing_eagerly() and tf.size(scale) > 0 and float(tf.reduce_min(scale)) <= 0:
             raise ValueError(f"scale must be > 0, got min {float(tf.reduce_min(scale)):g}")
-        log_ratio = tf.math.log1p((scale - prior_scale) / prior_scale)
-        return 0.5 * (tf.square((loc - prior_loc) / prior_scale) + tf.math.expm1(2.0 * log_ratio)) - log_ratio
+        # Tensors here, which mypy cannot tell from the ArrayLike members of the parameters' types.
+        log_ratio = tf.math.log1p((scale - prior_scale) / prior_scale)  # type: ignore[operator]
+        squared = tf.square((loc - prior_loc) / prior_scale)  # type: ignore[operator]
+        return 0.5 * (squared + tf.math.expm1(2.0 * log_ratio)) - log_ratio
     loc = np.asarray(loc, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
+    prior_loc = np.asarray(prior_loc, dtype=np.float64)
+    prior_scale = np.asarray(prior_scale, dtype=np.float64)
     if scale.size and scale.min() <= 0:
         raise ValueError(f"scale must be > 0, got min {scale.min():g}")
     log_ratio = np.log1p((scale - prior_scale) / prior_scale)
@@ -192,19 +196,19 @@ def gaussian_mutual_information(cov: ArrayLike, idx_a: Sequence[int], idx_b: Seq
         float, nats.
     """
     cov = _as_covariance(cov)
-    idx_a = np.atleast_1d(np.asarray(idx_a, dtype=int))
-    idx_b = np.atleast_1d(np.asarray(idx_b, dtype=int))
-    if idx_a.size == 0 or idx_b.size == 0:
+    index_a = np.atleast_1d(np.asarray(idx_a, dtype=int))
+    index_b = np.atleast_1d(np.asarray(idx_b, dtype=int))
+    if index_a.size == 0 or index_b.size == 0:
         raise ValueError("idx_a and idx_b must be non-empty")
-    if np.intersect1d(idx_a, idx_b).size:
+    if np.intersect1d(index_a, index_b).size:
         raise ValueError("idx_a and idx_b must be disjoint")
     dim = cov.shape[0]
-    if idx_a.min() < 0 or idx_b.min() < 0 or max(idx_a.max(), idx_b.max()) >= dim:
+    if index_a.min() < 0 or index_b.min() < 0 or max(index_a.max(), index_b.max()) >= dim:
         raise ValueError(f"indices must lie in [0, {dim})")
-    both = np.concatenate([idx_a, idx_b])
+    both = np.concatenate([index_a, index_b])
     return 0.5 * (
-        _logdet(cov[np.ix_(idx_a, idx_a)])
-        + _logdet(cov[np.ix_(idx_b, idx_b)])
+        _logdet(cov[np.ix_(index_a, index_a)])
+        + _logdet(cov[np.ix_(index_b, index_b)])
         - _logdet(cov[np.ix_(both, both)])
     )
 
@@ -244,7 +248,7 @@ def categorical_kl(p: ArrayLike | tf.Tensor, q: ArrayLike | tf.Tensor, axis: int
 # --------------------------------------------------------------- plug-in (discrete data)
 
 
-def _as_labels(x, name):
+def _as_labels(x: ArrayLike, name: str) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of discrete labels, got shape {x.shape}")
@@ -258,7 +262,7 @@ def discrete_entropy(labels: ArrayLike) -> float:
     """Plug-in entropy −Σ_v p̂(v) log p̂(v) of a sample of discrete labels (nats)."""
     codes = _as_labels(labels, "labels")
     counts = np.bincount(codes).astype(np.float64)
-    return categorical_entropy(counts / counts.sum())
+    return float(categorical_entropy(counts / counts.sum()))
 
 
 def discrete_mutual_information(a: ArrayLike, b: ArrayLike) -> float:
@@ -271,8 +275,8 @@ def discrete_mutual_information(a: ArrayLike, b: ArrayLike) -> float:
     if codes_a.shape != codes_b.shape:
         raise ValueError(f"a and b must have the same length, got {codes_a.size} and {codes_b.size}")
     n_b = codes_b.max() + 1
-    joint = np.bincount(codes_a * n_b + codes_b, minlength=(codes_a.max() + 1) * n_b)
-    joint = joint.reshape(-1, n_b).astype(np.float64) / codes_a.size
+    counts = np.bincount(codes_a * n_b + codes_b, minlength=(codes_a.max() + 1) * n_b)
+    joint = counts.reshape(-1, n_b).astype(np.float64) / codes_a.size
     outer = joint.sum(1, keepdims=True) * joint.sum(0, keepdims=True)
     nonzero = joint > 0
     return float(np.sum(joint[nonzero] * (np.log(joint[nonzero]) - np.log(outer[nonzero]))))

@@ -12,10 +12,14 @@ Example::
         model.save(tmp)
 """
 
+from __future__ import annotations
+
 import contextlib
 import dataclasses
 import os
 import pathlib
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +27,7 @@ __all__ = ["atomic_path", "jsonable", "write_atomic"]
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[pathlib.Path]:
     """A temporary path beside ``path`` (``tmp-<name>``, same suffix) renamed over it on success.
 
     The parent directory is created. If the block raises, the temporary file is removed
@@ -39,14 +43,14 @@ def atomic_path(path):
         tmp.unlink(missing_ok=True)
 
 
-def write_atomic(path, text):
+def write_atomic(path: str | os.PathLike[str], text: str) -> pathlib.Path:
     """Write ``text`` to ``path`` through a temporary file and a rename: never a partial file."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return pathlib.Path(path)
 
 
-def jsonable(value):
+def jsonable(value: Any) -> Any:
     """NumPy scalars and arrays, tuples, Paths and dataclasses turned into JSON types (recursively)."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}

@@ -30,7 +30,11 @@ Example:
     (30, 20, 11, [10])
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import keras
 import numpy as np
@@ -39,10 +43,32 @@ import tensorflow_probability as tfp
 
 from refvae import checks
 
+if TYPE_CHECKING:
+    from tensorflow.types.experimental import TensorLike
+
 tfd = tfp.distributions
 
+# What a family's ``sample`` takes as ``seed``: a keras.random.SeedGenerator (fresh noise on
+# every call), an int (the same noise for the same int) or None.
+Seed: TypeAlias = keras.random.SeedGenerator | int | None
+# (tensors, rebuild): the tensors a distribution is made of, and a function that makes the
+# same distribution from (recomputable copies of) them (see ``flatten_distribution``).
+Flattened: TypeAlias = tuple[list[tf.Tensor], Callable[[Sequence[tf.Tensor]], Any]]
 
-def _check_params(params, width, name="params"):
+
+class UnitDistribution(Protocol):
+    """The protocol of every distribution a family returns (see the module docstring)."""
+
+    def log_prob(self, z: tf.Tensor) -> tf.Tensor:
+        """Per-unit log densities [..., num_units] of z [..., event_size]."""
+        ...
+
+    def mean(self) -> tf.Tensor:
+        """The mean [..., event_size]."""
+        ...
+
+
+def _check_params(params: TensorLike, width: int, name: str = "params") -> tf.Tensor:
     params = tf.convert_to_tensor(params)
     if params.shape.rank != 2:
         raise ValueError(f"{name} must have shape [batch, {width}], got {params.shape}")
@@ -51,7 +77,7 @@ def _check_params(params, width, name="params"):
     return params
 
 
-def flatten_distribution(dist):
+def flatten_distribution(dist: Any) -> Flattened | None:
     """(tensors, rebuild) with ``rebuild(tensors)`` the same distribution made of ``tensors``,
     or None when the distribution cannot be taken apart (then no recomputation is done).
 
@@ -74,7 +100,7 @@ _POSITIVE_PARAMETERS = frozenset(
 )
 
 
-def named_parameters(dist, name="distribution"):
+def named_parameters(dist: Any, name: str = "distribution") -> list[tuple[str, tf.Tensor]]:
     """[(label, tensor)] of the floating-point parameters of ``dist``, labelled "<name> <parameter>".
 
     tfp distributions are read through their ``parameters`` (a wrapped distribution, as in
@@ -106,7 +132,7 @@ def named_parameters(dist, name="distribution"):
     return pairs
 
 
-def distribution_dtype(dist):
+def distribution_dtype(dist: Any) -> tf.DType | None:
     """The float dtype ``dist`` computes in (None when it cannot be told)."""
     dtype = getattr(dist, "dtype", None) if isinstance(dist, tfd.Distribution) else None
     if dtype is not None and tf.as_dtype(dtype).is_floating:
@@ -115,7 +141,7 @@ def distribution_dtype(dist):
     return pairs[0][1].dtype if pairs else None
 
 
-def real_tensor(value, name):
+def real_tensor(value: Any, name: str) -> tf.Tensor:
     """``value`` as a real floating-point tensor; a TypeError naming ``name`` otherwise."""
     tensor = tf.convert_to_tensor(value)
     if not tensor.dtype.is_floating:
@@ -123,7 +149,7 @@ def real_tensor(value, name):
     return tensor
 
 
-def check_dtype(name, dtype, dist, dist_name):
+def check_dtype(name: str, dtype: Any, dist: Any, dist_name: str) -> None:
     """Refuse a tensor (or distribution) ``name`` of ``dtype`` beside ``dist`` of another float
     dtype, naming both (TensorFlow's own message names neither). Costs nothing in a graph: the
     dtypes are static."""
@@ -138,7 +164,7 @@ def check_dtype(name, dtype, dist, dist_name):
                         f"{remedy}")
 
 
-def check_parameters(dist, name="distribution"):
+def check_parameters(dist: Any, name: str = "distribution") -> None:
     """Refuse, when eager, a distribution with a non-finite parameter, or a scale (temperature,
     rate, concentration) <= 0, naming the parameter: such a distribution's log densities are
     NaN or infinite, and saying so names the symptom, not the cause. Inside ``tf.function``
@@ -166,26 +192,26 @@ class ConcreteUnit:
     y = log z, so a caller passes the relaxed one-hot vector z itself.
     """
 
-    def __init__(self, logits, temperature):
+    def __init__(self, logits: tf.Tensor, temperature: tf.Tensor) -> None:
         self.logits = logits
         self.temperature = temperature
         self.distribution = tfd.ExpRelaxedOneHotCategorical(temperature, logits=logits)
 
     @property
-    def probs(self):
+    def probs(self) -> tf.Tensor:
         """Class probabilities of the underlying categorical, softmax(logits)."""
         return tf.nn.softmax(self.logits, axis=-1)
 
-    def log_prob(self, z):
+    def log_prob(self, z: tf.Tensor) -> tf.Tensor:
         # The smallest entries of a confident relaxed one-hot sample can underflow to 0;
         # floor them at the dtype's smallest normal number so log z stays finite.
         log_z = tf.math.log(tf.maximum(z, np.finfo(z.dtype.as_numpy_dtype).tiny))
         return self.distribution.log_prob(log_z)[..., None]
 
-    def mean(self):
+    def mean(self) -> tf.Tensor:
         return self.probs
 
-    def flatten_tensors(self):
+    def flatten_tensors(self) -> Flattened:
         """(tensors, rebuild): the tensors this distribution is made of, and a function that
         makes the same distribution from (recomputable copies of) them."""
         return [self.logits, self.temperature], lambda tensors: ConcreteUnit(*tensors)
@@ -194,25 +220,25 @@ class ConcreteUnit:
 class GroupedDistribution:
     """Several unit-protocol distributions side by side over consecutive slices of z."""
 
-    def __init__(self, parts, event_sizes):
+    def __init__(self, parts: Iterable[UnitDistribution], event_sizes: Iterable[int]) -> None:
         self.parts = list(parts)
         self.event_sizes = list(event_sizes)
 
-    def log_prob(self, z):
+    def log_prob(self, z: tf.Tensor) -> tf.Tensor:
         pieces = tf.split(z, self.event_sizes, axis=-1)
         return tf.concat([part.log_prob(piece) for part, piece in zip(self.parts, pieces)], axis=-1)
 
-    def mean(self):
+    def mean(self) -> tf.Tensor:
         return tf.concat([part.mean() for part in self.parts], axis=-1)
 
-    def flatten_tensors(self):
+    def flatten_tensors(self) -> Flattened | None:
         """(tensors, rebuild) of every part, concatenated (see ``ConcreteUnit.flatten_tensors``)."""
-        flats = [flatten_distribution(part) for part in self.parts]
-        if any(flat is None for flat in flats):
+        flats = [flat for flat in (flatten_distribution(part) for part in self.parts) if flat is not None]
+        if len(flats) < len(self.parts):
             return None
         sizes = [len(tensors) for tensors, _ in flats]
 
-        def rebuild(tensors):
+        def rebuild(tensors: Sequence[tf.Tensor]) -> GroupedDistribution:
             parts, start = [], 0
             for (_, rebuild_part), size in zip(flats, sizes):
                 parts.append(rebuild_part(list(tensors[start:start + size])))
@@ -228,48 +254,53 @@ class GroupedDistribution:
 class Latent:
     """Base class: the interface every latent family provides (see the module docstring)."""
 
+    name: str
     param_size: int
     event_size: int
     num_units: int
 
     @property
-    def groups(self):
+    def groups(self) -> list[list[int]]:
         """Lists of unit indices, one list a group (HFVAE's z_d of 002 Fig 3)."""
         return [list(range(self.num_units))]
 
     @property
-    def unit_of_event(self):
+    def unit_of_event(self) -> list[int]:
         """For each coordinate of z (event_size of them), the index of its unit."""
         if self.num_units == self.event_size:
             return list(range(self.event_size))
         return [0] * self.event_size
 
-    def posterior(self, params):
+    def posterior(self, params: TensorLike) -> Any:
+        """q(z|x) from an encoder's output ``params`` [batch, param_size]: a distribution of this
+        family (``tfd.Normal``, ``ConcreteUnit``, ``GroupedDistribution``), a ``UnitDistribution``."""
         raise NotImplementedError
 
-    def prior(self, dtype=tf.float32):
+    def prior(self, dtype: tf.DType = tf.float32) -> Any:
+        """The prior p(z), event [event_size] (a distribution like those of ``posterior``)."""
         raise NotImplementedError
 
-    def prior_batch(self, n, dtype=tf.float32):
+    def prior_batch(self, n: int | tf.Tensor, dtype: tf.DType = tf.float32) -> Any:
         """The prior with a leading batch of n data points, shaped like a posterior."""
         raise NotImplementedError
 
-    def sample_prior(self, n, seed=None, dtype=tf.float32):
+    def sample_prior(self, n: int | tf.Tensor, seed: Seed = None, dtype: tf.DType = tf.float32) -> tf.Tensor:
         """n reparameterised samples z [n, event_size] from the prior p(z)."""
         return self.sample(self.prior_batch(n, dtype), seed=seed)
 
-    def sample(self, posterior, seed=None):
+    def sample(self, posterior: Any, seed: Seed = None) -> tf.Tensor:
+        """Reparameterised samples z [batch, event_size] of a distribution of this family."""
         raise NotImplementedError
 
-    def mean(self, posterior):
+    def mean(self, posterior: Any) -> tf.Tensor:
         """A deterministic code: the posterior mean (softmax probabilities for Concrete)."""
         return posterior.mean()
 
-    def log_prob_units(self, dist, z):
+    def log_prob_units(self, dist: UnitDistribution, z: tf.Tensor) -> tf.Tensor:
         """Per-unit log densities [..., num_units] of z under ``dist`` (posterior or prior)."""
         return dist.log_prob(z)
 
-    def log_q_pairwise(self, z, posterior):
+    def log_q_pairwise(self, z: TensorLike, posterior: UnitDistribution) -> tf.Tensor:
         """log q(z_i,d | x_j) as a tensor [M, B, num_units] (z: [M, event_size]).
 
         Materialises the whole tensor: for teaching and small batches. The estimators
@@ -280,10 +311,11 @@ class Latent:
             raise ValueError(f"z must have shape [M, {self.event_size}], got {z.shape}")
         return posterior.log_prob(z[:, None, :])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this family with :func:`get`, and its name."""
         return {"name": self.name}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
 
@@ -304,7 +336,7 @@ class DiagonalGaussian(Latent):
 
     name = "gaussian"
 
-    def __init__(self, dim, parameterization="softplus", min_scale=1e-5):
+    def __init__(self, dim: int, parameterization: str = "softplus", min_scale: float = 1e-5) -> None:
         self.dim = checks.integer(dim, "dim")
         if parameterization not in ("softplus", "log_var"):
             raise ValueError(f"parameterization must be 'softplus' or 'log_var', got {parameterization!r}")
@@ -316,7 +348,7 @@ class DiagonalGaussian(Latent):
         self.event_size = self.dim
         self.num_units = self.dim
 
-    def posterior(self, params):
+    def posterior(self, params: TensorLike) -> tfp.distributions.Normal:
         params = _check_params(params, self.param_size)
         loc, raw = tf.split(params, 2, axis=-1)
         if self.parameterization == "softplus":
@@ -325,20 +357,20 @@ class DiagonalGaussian(Latent):
             scale = tf.exp(0.5 * raw)
         return tfd.Normal(loc=loc, scale=scale)
 
-    def prior(self, dtype=tf.float32):
+    def prior(self, dtype: tf.DType = tf.float32) -> tfp.distributions.Normal:
         return tfd.Normal(loc=tf.zeros([self.dim], dtype), scale=tf.ones([self.dim], dtype))
 
-    def prior_batch(self, n, dtype=tf.float32):
+    def prior_batch(self, n: int | tf.Tensor, dtype: tf.DType = tf.float32) -> tfp.distributions.Normal:
         return tfd.Normal(loc=tf.zeros(tf.stack([n, self.dim]), dtype), scale=tf.ones(tf.stack([n, self.dim]), dtype))
 
-    def sample(self, posterior, seed=None):
+    def sample(self, posterior: tfp.distributions.Normal, seed: Seed = None) -> tf.Tensor:
         """z = μ + σ ε. ``seed``: a ``keras.random.SeedGenerator`` (fresh noise on every
         call, what a training step needs) or an int (the same noise for the same int)."""
         loc = posterior.loc
         noise = keras.random.normal(tf.shape(loc), dtype=loc.dtype, seed=seed)
         return loc + posterior.scale * noise
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "dim": self.dim,
@@ -366,7 +398,8 @@ class Concrete(Latent):
 
     name = "concrete"
 
-    def __init__(self, num_classes, temperature=0.67, straight_through=False):
+    def __init__(self, num_classes: int, temperature: float | tf.Variable = 0.67,
+                 straight_through: bool = False) -> None:
         self.num_classes = checks.integer(num_classes, "num_classes")
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
@@ -378,24 +411,24 @@ class Concrete(Latent):
         self.event_size = self.num_classes
         self.num_units = 1
 
-    def _temperature(self, dtype):
+    def _temperature(self, dtype: tf.DType) -> tf.Tensor:
         # A Python number goes straight to ``dtype``: tf.cast(0.67, tf.float64) would first
         # round it to float32 (0.67000001669), shifting float64 densities by ~1e-7.
         if isinstance(self.temperature, (int, float, np.floating, np.integer)):
             return tf.constant(self.temperature, dtype)
         return tf.cast(self.temperature, dtype)
 
-    def posterior(self, params):
+    def posterior(self, params: TensorLike) -> ConcreteUnit:
         logits = _check_params(params, self.param_size)
         return ConcreteUnit(logits, self._temperature(logits.dtype))
 
-    def prior(self, dtype=tf.float32):
+    def prior(self, dtype: tf.DType = tf.float32) -> ConcreteUnit:
         return ConcreteUnit(tf.zeros([self.num_classes], dtype), self._temperature(dtype))
 
-    def prior_batch(self, n, dtype=tf.float32):
+    def prior_batch(self, n: int | tf.Tensor, dtype: tf.DType = tf.float32) -> ConcreteUnit:
         return ConcreteUnit(tf.zeros(tf.stack([n, self.num_classes]), dtype), self._temperature(dtype))
 
-    def sample(self, posterior, seed=None):
+    def sample(self, posterior: ConcreteUnit, seed: Seed = None) -> tf.Tensor:
         logits = posterior.logits
         uniform = keras.random.uniform(
             tf.shape(logits), minval=np.finfo(np.float32).tiny, maxval=1.0, dtype=logits.dtype, seed=seed
@@ -407,12 +440,12 @@ class Concrete(Latent):
         hard = tf.one_hot(tf.argmax(relaxed, axis=-1), self.num_classes, dtype=relaxed.dtype)
         return relaxed + tf.stop_gradient(hard - relaxed)
 
-    def categorical_kl(self, posterior):
+    def categorical_kl(self, posterior: ConcreteUnit) -> tf.Tensor:
         """KL(Cat(softmax α) ‖ Uniform(K)) = log K − H(q), per data point [B]."""
         log_probs = tf.nn.log_softmax(posterior.logits, axis=-1)
         return tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1) + math.log(self.num_classes)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         temperature = self.temperature
         if not isinstance(temperature, (int, float)):
             temperature = float(tf.convert_to_tensor(temperature).numpy())
@@ -436,17 +469,17 @@ class Grouped(Latent):
 
     name = "grouped"
 
-    def __init__(self, parts):
-        parts = [get(part) if not isinstance(part, Latent) else part for part in parts]
-        if not parts:
+    def __init__(self, parts: Iterable[Latent | dict[str, Any]]) -> None:
+        families = [get(part) if not isinstance(part, Latent) else part for part in parts]
+        if not families:
             raise ValueError("parts must hold at least one latent family")
-        self.parts = parts
-        self.param_size = sum(part.param_size for part in parts)
-        self.event_size = sum(part.event_size for part in parts)
-        self.num_units = sum(part.num_units for part in parts)
+        self.parts = families
+        self.param_size = sum(part.param_size for part in families)
+        self.event_size = sum(part.event_size for part in families)
+        self.num_units = sum(part.num_units for part in families)
 
     @property
-    def groups(self):
+    def groups(self) -> list[list[int]]:
         groups, start = [], 0
         for part in self.parts:
             groups.append(list(range(start, start + part.num_units)))
@@ -454,19 +487,20 @@ class Grouped(Latent):
         return groups
 
     @property
-    def unit_of_event(self):
-        owners, offset = [], 0
+    def unit_of_event(self) -> list[int]:
+        owners: list[int] = []
+        offset = 0
         for part in self.parts:
             owners += [offset + unit for unit in part.unit_of_event]
             offset += part.num_units
         return owners
 
-    def prior_batch(self, n, dtype=tf.float32):
+    def prior_batch(self, n: int | tf.Tensor, dtype: tf.DType = tf.float32) -> GroupedDistribution:
         return GroupedDistribution(
             [part.prior_batch(n, dtype) for part in self.parts], [part.event_size for part in self.parts]
         )
 
-    def posterior(self, params):
+    def posterior(self, params: TensorLike) -> GroupedDistribution:
         params = _check_params(params, self.param_size)
         pieces = tf.split(params, [part.param_size for part in self.parts], axis=-1)
         return GroupedDistribution(
@@ -474,12 +508,12 @@ class Grouped(Latent):
             [part.event_size for part in self.parts],
         )
 
-    def prior(self, dtype=tf.float32):
+    def prior(self, dtype: tf.DType = tf.float32) -> GroupedDistribution:
         return GroupedDistribution(
             [part.prior(dtype) for part in self.parts], [part.event_size for part in self.parts]
         )
 
-    def sample(self, posterior, seed=None):
+    def sample(self, posterior: GroupedDistribution, seed: Seed = None) -> tf.Tensor:
         if seed is None or isinstance(seed, keras.random.SeedGenerator):
             seeds = [seed] * len(self.parts)
         else:
@@ -488,17 +522,17 @@ class Grouped(Latent):
             [part.sample(dist, s) for part, dist, s in zip(self.parts, posterior.parts, seeds)], axis=-1
         )
 
-    def mean(self, posterior):
+    def mean(self, posterior: GroupedDistribution) -> tf.Tensor:
         return tf.concat([part.mean(dist) for part, dist in zip(self.parts, posterior.parts)], axis=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "parts": [part.get_config() for part in self.parts]}
 
 
 _FAMILIES = {cls.name: cls for cls in (DiagonalGaussian, Concrete, Grouped)}
 
 
-def get(identifier, **kwargs):
+def get(identifier: Latent | str | dict[str, Any], **kwargs: Any) -> Latent:
     """Build a latent family from a name and keyword arguments, or from a config dict.
 
     >>> get("gaussian", dim=10)

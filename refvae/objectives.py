@@ -50,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import tensorflow as tf
 
@@ -73,7 +74,7 @@ GAINS = frozenset({"reconstruction", "elbo", "prior_between_group_tc", "prior_wi
 KNOWN_TERMS = frozenset().union(*decompositions.TERMS.values(), EXTRA_TERMS)
 
 
-def _check_weight(name, value, *, low=0.0, high=math.inf):
+def _check_weight(name: str, value: object, *, low: float = 0.0, high: float = math.inf) -> float:
     """A finite float in [low, high], else ValueError naming the hyperparameter."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -101,9 +102,9 @@ class UnitWeights:
     """
 
     default: float = 1.0
-    overrides: tuple = ()
+    overrides: tuple[tuple[int, float], ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "default", _check_weight("default", self.default))
         pairs = []
         for pair in self.overrides:
@@ -115,7 +116,7 @@ class UnitWeights:
             raise ValueError(f"overrides name a unit more than once: {indices}")
         object.__setattr__(self, "overrides", tuple(sorted(pairs)))
 
-    def vector(self, num_units):
+    def vector(self, num_units: int) -> list[float]:
         """The weights as a list of ``num_units`` floats; ValueError if an index is out of range."""
         weights = [self.default] * num_units
         for index, weight in self.overrides:
@@ -124,7 +125,8 @@ class UnitWeights:
             weights[index] = weight
         return weights
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (``overrides`` as lists)."""
         return {"default": self.default, "overrides": [list(pair) for pair in self.overrides]}
 
 
@@ -148,7 +150,7 @@ class Capacity:
     gamma: float = 1000.0
     term: str = "kl"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "c_max", _check_weight("capacity", self.c_max))
         if isinstance(self.anneal_steps, bool) or not isinstance(self.anneal_steps, int) or self.anneal_steps < 0:
             raise ValueError(f"anneal_steps must be an int >= 0, got {self.anneal_steps!r}")
@@ -160,14 +162,15 @@ class Capacity:
             raise ValueError(f"term must be a scalar penalty term, one of "
                              f"{sorted(KNOWN_TERMS - VECTOR_TERMS - GAINS)}, got {self.term!r}")
 
-    def value(self, step):
+    def value(self, step: int | tf.Tensor) -> tf.Tensor:
         """C(step) as a float32 tensor (step: int or integer tensor)."""
         if self.anneal_steps == 0:
             return tf.constant(self.c_max, tf.float32)
         fraction = tf.cast(step, tf.float32) / float(self.anneal_steps)
         return self.c_max * tf.minimum(1.0, fraction)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-serialisable dict: ``Capacity(**config)`` rebuilds it."""
         return dataclasses.asdict(self)
 
 
@@ -193,14 +196,14 @@ class Objective:
     """
 
     name: str
-    weights: Mapping
+    weights: Mapping[str, float | UnitWeights]
     capacity: Capacity | None = None
     citation: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.weights, Mapping) or not self.weights:
             raise ValueError(f"weights must be a non-empty dict of term name -> weight, got {self.weights!r}")
-        checked = {}
+        checked: dict[str, float | UnitWeights] = {}
         for term, weight in self.weights.items():
             if term not in KNOWN_TERMS:
                 raise ValueError(f"unknown term {term!r} in weights; known terms: {sorted(KNOWN_TERMS)}")
@@ -215,14 +218,14 @@ class Objective:
             raise TypeError(f"capacity must be a Capacity or None, got {type(self.capacity).__name__}")
 
     @property
-    def required_terms(self):
+    def required_terms(self) -> frozenset[str]:
         """The set of term names :meth:`loss` reads."""
         terms = set(self.weights)
         if self.capacity is not None:
             terms.add(self.capacity.term)
         return frozenset(terms)
 
-    def loss(self, terms, step=0):
+    def loss(self, terms: Mapping[str, tf.Tensor], step: int | tf.Tensor = 0) -> tf.Tensor:
         """The scalar loss (negative weighted objective) from a dict of terms.
 
         Args:
@@ -240,7 +243,7 @@ class Objective:
         loss = tf.constant(0.0, tf.float32)
         for term, weight in self.weights.items():
             value = tf.cast(terms[term], tf.float32)
-            if term in VECTOR_TERMS:
+            if isinstance(weight, UnitWeights):   # the weight of a vector term (see __post_init__)
                 if value.shape.rank != 1 or value.shape[0] is None:
                     raise ValueError(f"term {term!r} must be a vector with a known length, got shape {value.shape}")
                 value = tf.reduce_sum(tf.constant(weight.vector(value.shape[0]), tf.float32) * value)
@@ -254,8 +257,19 @@ class Objective:
             loss = loss + self.capacity.gamma * tf.abs(deviation)
         return loss
 
+    def weight(self, term: str, default: float = 0.0) -> float:
+        """The weight of the scalar term ``term``, ``default`` when the objective does not weigh it.
+
+        Raises:
+            TypeError: ``term`` is a vector term (its weights are ``weights[term]``, a UnitWeights).
+        """
+        value = self.weights.get(term, default)
+        if isinstance(value, UnitWeights):
+            raise TypeError(f"{term!r} is a vector term: its weights are Objective.weights[{term!r}]")
+        return value
+
     @property
-    def formula(self):
+    def formula(self) -> str:
         """The loss as readable text, e.g. ``-reconstruction + 4*kl``."""
         parts = []
         for term, weight in self.weights.items():
@@ -273,7 +287,7 @@ class Objective:
         text = " ".join(parts)
         return text[2:] if text.startswith("+ ") else "-" + text[2:]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """A JSON-serialisable dict; :meth:`from_config` rebuilds the same objective."""
         weights = {term: (weight.get_config() if isinstance(weight, UnitWeights) else weight)
                    for term, weight in self.weights.items()}
@@ -282,7 +296,8 @@ class Objective:
                 "citation": self.citation}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> Objective:
+        """The objective of a :meth:`get_config` dict."""
         weights = {}
         for term, weight in config["weights"].items():
             if isinstance(weight, Mapping):
@@ -295,12 +310,14 @@ class Objective:
 class _FrozenDict(dict):
     """A dict that refuses mutation, so an Objective stays immutable and hashable."""
 
-    def _immutable(self, *args, **kwargs):
+    def _immutable(self, *args: object, **kwargs: object) -> None:
         raise TypeError("Objective.weights is immutable; build a new Objective instead")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable
+    # One refusing method for every mutator (their signatures differ, hence the ignore).
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
 
-    def __hash__(self):
+    # dict declares __hash__ = None (a mutable dict is unhashable); this one refuses mutation.
+    def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
 
 
@@ -375,7 +392,7 @@ def factor_vae(gamma: float = 10.0) -> Objective:
                      citation="Kim & Mnih 2018; 002 Table 1 row 8")
 
 
-def _dip(variant, lambda_od, lambda_d):
+def _dip(variant: str, lambda_od: float, lambda_d: float | None) -> Objective:
     lambda_od = _check_weight("lambda_od", lambda_od)
     if lambda_d is None:
         lambda_d = 10.0 * lambda_od if variant == "i" else lambda_od
@@ -529,7 +546,7 @@ CATALOGUE = {
 }
 
 
-def get(name: str, **hyperparameters) -> Objective:
+def get(name: str | Objective | Mapping[str, Any], **hyperparameters: Any) -> Objective:
     """An objective of the catalogue by name, or an Objective / its config passed through.
 
     Args:

@@ -107,7 +107,7 @@ def write_report(run_dir: str | RunDirectory, model: keras.Model, dataset: Groun
         labels = [f"z{d} ({traversal_factor(matrix[d], entropy, dataset.factor_names)})" for d in order[:6]]
 
     values = np.linspace(-2.5, 2.5, 8)
-    images = traversal_images(model, x[:1], order[:6], values)
+    images = traversal_images(model, x[:1], [int(d) for d in order[:6]], values)
     save(viz.image_grid(images, ncols=len(values), title="Latent traversals" + (
         " (most informative dimensions first)" if mi else ""), row_labels=labels),
          "traversals", "Each row changes one latent dimension from −2.5 to 2.5, the others fixed at a data point's "

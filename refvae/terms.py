@@ -16,7 +16,14 @@ Example::
     terms["posterior_variance"] = refvae.terms.posterior_variance(tf.square(posterior.scale))
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    from tensorflow.types.experimental import TensorLike
 
 # The names of the terms of this module (each an entry of an objective's weights).
 EXTRA_TERMS = frozenset({"kl_per_dim", "posterior_variance", "dip_i_off_diagonal",
@@ -30,7 +37,7 @@ GAUSSIAN_TERMS = frozenset({"posterior_variance", "dip_i_off_diagonal", "dip_i_d
                             "dip_ii_off_diagonal", "dip_ii_diagonal"})
 
 
-def posterior_variance(variance):
+def posterior_variance(variance: TensorLike) -> tf.Tensor:
     """Trace of the mean posterior covariance (004 eq 4)::
 
         tr(E_p(n) Cov_q(z|n)[z]) = Σ_k E_n[σ_k²(n)]
@@ -47,12 +54,12 @@ def posterior_variance(variance):
     return tf.reduce_sum(tf.reduce_mean(variance, axis=0))
 
 
-def _covariance(x):
+def _covariance(x: tf.Tensor) -> tf.Tensor:
     centred = x - tf.reduce_mean(x, axis=0, keepdims=True)
     return tf.matmul(centred, centred, transpose_a=True) / tf.cast(tf.shape(x)[0], x.dtype)
 
 
-def covariance_penalties(covariance):
+def covariance_penalties(covariance: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The DIP-VAE moment-matching penalties of a covariance matrix against I (Kumar et al.)::
 
         off_diagonal = Σ_{i≠j} C_ij²,     diagonal = Σ_i (C_ii − 1)²
@@ -68,7 +75,7 @@ def covariance_penalties(covariance):
     return off_diagonal, tf.reduce_sum(tf.square(diagonal - 1.0))
 
 
-def dip_covariance(loc, variance=None):
+def dip_covariance(loc: TensorLike, variance: tf.Tensor | None = None) -> tf.Tensor:
     """The covariance DIP-VAE matches to I, over a batch (biased, divisor B).
 
     DIP-VAE-I (``variance=None``): Cov[μ(x)].
@@ -90,7 +97,7 @@ def dip_covariance(loc, variance=None):
     return covariance
 
 
-def mmd(z, prior_z, bandwidth=None):
+def mmd(z: TensorLike, prior_z: TensorLike, bandwidth: float | None = None) -> tf.Tensor:
     """Unbiased squared maximum mean discrepancy with a Gaussian kernel (InfoVAE's MMD form)::
 
         MMD² = E[k(z, z')] + E[k(y, y')] − 2 E[k(z, y)],   k(a, b) = exp(−‖a − b‖² / (2 h²))
@@ -113,12 +120,12 @@ def mmd(z, prior_z, bandwidth=None):
     dim = z.shape[-1]
     two_h2 = float(dim) if bandwidth is None else 2.0 * float(bandwidth) ** 2
 
-    def kernel(a, b):
+    def kernel(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
         squared = (tf.reduce_sum(a * a, 1)[:, None] - 2.0 * tf.matmul(a, b, transpose_b=True)
                    + tf.reduce_sum(b * b, 1)[None, :])
         return tf.exp(-tf.maximum(squared, 0.0) / two_h2)
 
-    def mean_off_diagonal(k):
+    def mean_off_diagonal(k: tf.Tensor) -> tf.Tensor:
         n = tf.cast(tf.shape(k)[0], k.dtype)
         return (tf.reduce_sum(k) - tf.linalg.trace(k)) / (n * (n - 1.0))
 
@@ -126,7 +133,7 @@ def mmd(z, prior_z, bandwidth=None):
             - 2.0 * tf.reduce_mean(kernel(z, prior_z)))
 
 
-def kl_per_dim(log_q_units, log_p_units):
+def kl_per_dim(log_q_units: tf.Tensor, log_p_units: tf.Tensor) -> tf.Tensor:
     """Per-unit Monte Carlo KL, batch mean (the vector term AnchorVAE weighs, 000 eq 21)::
 
         kl_d = E_x E_{q(z|x)}[log q(z_d | x) − log p(z_d)]

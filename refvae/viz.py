@@ -60,7 +60,7 @@ def image_grid(images: ArrayLike, ncols: int = 8, title: str = "", row_labels: S
     return fig
 
 
-def traversal_codes(code: ArrayLike, dims: Sequence[int], values: Sequence[float]) -> np.ndarray:
+def traversal_codes(code: ArrayLike, dims: Sequence[int], values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Codes [len(dims) · len(values), D]: ``code`` with dimension d set to each value in turn."""
     code = np.asarray(code, dtype=np.float32)
     rows = []

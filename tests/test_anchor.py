@@ -38,6 +38,17 @@ def test_frechet_distance_matches_the_gaussian_closed_form():
         frechet_distance(a, b[:, :1])
 
 
+def test_an_unfitted_scorer_says_fit_first():
+    from refvae.metrics.sample_quality import DigitsScorer as Scorer
+
+    unfitted, images = Scorer(), np.zeros((2, 8, 8, 1))
+    scores = (lambda: unfitted.accuracy(images, [0, 1]), lambda: unfitted.confidence(images),
+              lambda: unfitted.features(images), lambda: unfitted.frechet_distance(images, images))
+    for score in scores:
+        with pytest.raises(ValueError, match="not fitted: call fit"):
+            score()
+
+
 @pytest.fixture(scope="module")
 def scorer():
     return DigitsScorer(hidden=32).fit(DIGITS.x_train, DIGITS.y_train)

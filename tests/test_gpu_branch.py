@@ -185,7 +185,8 @@ def smoke_03(chapter):
     chapter.set(BETAS=chapter["BETAS"][-1:], TRAIN_STEPS=2, LOG_EVERY=2, ANNEAL_STEPS=1)
     chapter.take("digits")
     chapter.run_cell("def train(objective):")
-    assert chapter["DATASET"] == "mnist" and len(chapter["plane"]) == 2
+    # the last beta, the capacity run and the beta-VAE at the capacity's beta_C trained beside it
+    assert chapter["DATASET"] == "mnist" and len(chapter["plane"]) == 3
     assert all(np.isfinite(value).all() for value in chapter["plane"].values())
 
 
@@ -197,14 +198,16 @@ def smoke_04(chapter):
 
 def smoke_05(chapter):
     # the largest batch at D = 10 through MSS1 (every method runs the same chunked pairwise tensor, [B, B, D])
-    chapter.take("tfp", "tfd", "equicorrelated", "sample_batch", "estimate_tc")
+    chapter.take("tfp", "tfd", "equicorrelated", "data_set", "sample_batch", "estimate_tc")
     batch, dim = max(chapter["BATCH_SIZES"]), 10
-    z, posterior = chapter["sample_batch"](chapter["equicorrelated"](dim), batch, 0)
-    assert batch == 4096 and np.isfinite(chapter["estimate_tc"](z, posterior, "mss1"))
+    means = chapter["data_set"](chapter["equicorrelated"](dim))           # the materialised N = 100,000
+    z, posterior = chapter["sample_batch"](means, batch, 0)
+    assert batch == 4096 and means.shape == (100_000, dim)
+    assert np.isfinite(chapter["estimate_tc"](z, posterior, "mss1"))
 
 
 def smoke_07(chapter):
-    chapter.set(GAMMAS=chapter["GAMMAS"][-1:], STEPS=2, LOG_EVERY=2, TC_CODES=64)
+    chapter.set(GAMMAS=chapter["GAMMAS"][-1:], STEPS=2, LOG_EVERY=2)
     chapter.take("data", "view", "train_batches", "build_factor_vae", "runs", "start", "history")
     model = chapter["runs"][chapter["GAMMAS"][0]]["model"]
     assert chapter["VIEW"] == 64 and model.encoder.input_shape[1:] == (64, 64, 1)
@@ -235,10 +238,9 @@ def smoke_10(chapter):
 def smoke_11(chapter):
     chapter.set(STEPS=2, N_EVAL=256)
     chapter.take("data", "downscale", "rng", "train_batches", "x_eval", "train")
-    import refvae
-
-    model, log = chapter["train"](refvae.objectives.get("rtc", beta=max(chapter["TC_BETAS"]), eta=chapter["ETA"]), steps=2)
+    model, log = chapter["train"]("RTC-VAE", max(chapter["BETAS"]), steps=2)   # 004's discriminator RTC-VAE
     assert chapter["BATCH"] == 2048 and chapter["VIEW"] == 64 and np.isfinite(log["elbo"])
+    assert model.discriminator.count_params() > 5_000_000                     # six layers of 1000 on a GPU
 
 
 def smoke_13(chapter):

@@ -48,3 +48,12 @@ def test_beta_vae_score_rejects_bad_inputs():
         metrics.beta_vae_score(ToyGroundTruth(), identity, rng="zero")
     with pytest.raises(ValueError, match="num_train must be a positive integer"):
         metrics.beta_vae_score(ToyGroundTruth(), identity, rng=0, num_train=0)
+
+
+def test_features_take_an_int_seed_as_the_generator_it_seeds():
+    # rng may be an int seed, as for the score: 3 draws what default_rng(3) draws
+    data = ToyGroundTruth()
+    features, labels = metrics.beta_vae_features(data, identity, 3, 20, batch_size=8)
+    expected_features, expected_labels = metrics.beta_vae_features(data, identity, np.random.default_rng(3), 20,
+                                                                   batch_size=8)
+    assert np.array_equal(features, expected_features) and np.array_equal(labels, expected_labels)

@@ -58,3 +58,15 @@ def test_factor_vae_score_rejects_bad_inputs():
         metrics.factor_vae_score(ToyGroundTruth(), "identity", rng=0)
     with pytest.raises(ValueError, match="count matrices"):
         metrics.majority_vote_accuracy(np.zeros((2, 2)), np.zeros((3, 2)))
+
+
+def test_votes_take_an_int_seed_and_a_list_of_variances():
+    # rng may be an int seed (3 draws what default_rng(3) draws) and global_variance a list
+    data, variance = ToyGroundTruth(), [0.25, 0.7, 1.25, 2.0, 2.9]
+    active = [True] * 5
+    votes = metrics.factor_vae_votes(data, identity, 3, 30, variance, active, batch_size=8)
+    expected = metrics.factor_vae_votes(data, identity, np.random.default_rng(3), 30, np.array(variance), active,
+                                        batch_size=8)
+    assert votes.sum() == 30 and np.array_equal(votes, expected)
+    # identity codes: fixing factor k makes code k constant, so every vote goes to the diagonal
+    assert np.array_equal(np.diag(np.diag(votes)), votes)

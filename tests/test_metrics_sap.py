@@ -58,3 +58,14 @@ def test_sap_rejects_bad_inputs():
         metrics.sap(np.zeros((10, 1)), factors, np.zeros((10, 1)), factors)
     with pytest.raises(ValueError, match="integer"):
         metrics.sap(codes, factors + 0.5, codes, factors + 0.5)
+
+
+def test_score_matrix_takes_one_bool_for_every_factor():
+    # continuous_factors=False (the default) scores every factor by classification, as [False, False]
+    rng = np.random.default_rng(3)
+    factors = rng.integers(0, 2, size=(200, 2))
+    codes = factors + 0.01 * rng.normal(size=(200, 2))
+    default = metrics.sap_score_matrix(codes[:150], factors[:150], codes[150:], factors[150:])
+    per_factor = metrics.sap_score_matrix(codes[:150], factors[:150], codes[150:], factors[150:], [False, False])
+    assert np.array_equal(default, per_factor)
+    assert np.allclose(np.diag(default), 1.0)

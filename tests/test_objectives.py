@@ -168,3 +168,11 @@ def test_formula_reads_like_the_paper():
         "-reconstruction + index_code_mi + 6*total_correlation + dimwise_kl")
     assert objectives.get("capacity", capacity=5.0, gamma=100.0, anneal_steps=0).formula == (
         "-reconstruction + 100*|kl - 5|")
+
+
+def test_weight_reads_a_scalar_term_and_refuses_a_vector_one():
+    beta_tcvae = objectives.get("beta-tcvae", beta=6.0)
+    assert beta_tcvae.weight("total_correlation") == 6.0
+    assert beta_tcvae.weight("mmd") == 0.0 and beta_tcvae.weight("mmd", 2.5) == 2.5  # not weighed: the default
+    with pytest.raises(TypeError, match="vector term"):
+        objectives.get("anchor-vae", lam=0.5, anchors=(0,)).weight("kl_per_dim")

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import refvae
 
 
@@ -87,3 +89,31 @@ def test_cli_info_prints_versions():
         [sys.executable, "-m", "refvae", "info", "--no-tensorflow"], capture_output=True, text=True, check=True
     ).stdout
     assert out.startswith(f"refvae {refvae.__version__}")
+
+
+@pytest.mark.parametrize("old, new", [
+    ("refvae.train:train", "refvae.runs.training:train"),
+    ("refvae.train:read_history", "refvae.runs.directory:read_history"),
+    ("refvae.train:MODELS", "refvae.runs.registry:MODELS"),
+    ("refvae.metrics.utils:discretize", "refvae.metrics.discrete:discretize"),
+    ("refvae.metrics.utils:sample_representation", "refvae.metrics.sampling:sample_representation"),
+    ("refvae.models.anchor:anchor_ranking", "refvae.metrics.mutual_info:anchor_ranking"),
+    ("refvae.evaluate:traversal_factor", "refvae.report:traversal_factor"),
+])
+def test_an_old_name_warns_naming_the_new_one_and_gives_it(old, new):
+    import importlib
+
+    old_module, old_name = old.split(":")
+    new_module, new_name = new.split(":")
+    expected = getattr(importlib.import_module(new_module), new_name)
+    with pytest.warns(DeprecationWarning, match=f"{old_module}.{old_name} is deprecated .* use {new_module}.{new_name}"):
+        assert getattr(importlib.import_module(old_module), old_name) is expected
+
+
+def test_the_old_train_config_makes_a_run_config_and_warns():
+    from refvae import runs, train
+
+    with pytest.warns(DeprecationWarning, match="refvae.train.TrainConfig is deprecated .* use refvae.runs.RunConfig"):
+        config = train.TrainConfig(model="beta-vae", beta=3.0, data="digits")
+    assert config == runs.RunConfig.create(model="beta-vae", beta=3.0, data="digits")
+    assert "train" not in refvae.__all__                 # an old path, not part of the API

@@ -86,11 +86,16 @@ number can differ, and the reason is:
 Importing this module does not import TensorFlow.
 """
 
+from __future__ import annotations
+
 import numbers
 import sys
 import types
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks, metrics
 from refvae.metrics import discrete, inputs, sampling
@@ -121,10 +126,17 @@ __all__ = [
     "unsupervised_metrics",
 ]
 
+# disentanglement_lib's representation_function: observations [num, ...] -> codes [num, D].
+RepresentationFunction: TypeAlias = Callable[[np.ndarray], ArrayLike]
+# disentanglement_lib's random_state: a RandomState (an int seed is accepted too).
+RandomState: TypeAlias = np.random.RandomState | int
+# Codes [N, D] and factors [N, K] of sampled points.
+_Points: TypeAlias = tuple[np.ndarray, np.ndarray]
+
 _DATA_ATTRIBUTES = ("num_factors", "factors_num_values", "sample_factors", "sample_observations_from_factors")
 
 
-def _as_random_state(random_state):
+def _as_random_state(random_state: RandomState) -> np.random.RandomState:
     if isinstance(random_state, np.random.RandomState):
         return random_state
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
@@ -143,31 +155,37 @@ class GroundTruthData:
     """
 
     @property
-    def num_factors(self):
+    def num_factors(self) -> int:
+        """K, the number of factors."""
         raise NotImplementedError(f"{type(self).__name__} must define num_factors")
 
     @property
-    def factors_num_values(self):
+    def factors_num_values(self) -> Sequence[int]:
+        """The number of values of each factor."""
         raise NotImplementedError(f"{type(self).__name__} must define factors_num_values")
 
     @property
-    def observation_shape(self):
+    def observation_shape(self) -> Sequence[int]:
+        """The shape of one observation."""
         raise NotImplementedError(f"{type(self).__name__} must define observation_shape")
 
-    def sample_factors(self, num, random_state):
+    def sample_factors(self, num: int, random_state: np.random.RandomState) -> np.ndarray:
+        """``num`` factor vectors, int [num, K]."""
         raise NotImplementedError(f"{type(self).__name__} must define sample_factors(num, random_state)")
 
-    def sample_observations_from_factors(self, factors, random_state):
+    def sample_observations_from_factors(self, factors: np.ndarray, random_state: np.random.RandomState) -> np.ndarray:
+        """The observations [num, ...] of ``factors`` [num, K]."""
         raise NotImplementedError(
             f"{type(self).__name__} must define sample_observations_from_factors(factors, random_state)"
         )
 
-    def sample(self, num, random_state):
+    def sample(self, num: int, random_state: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
         """(factors [num, K], observations [num, ...])."""
         factors = self.sample_factors(num, random_state)
         return factors, self.sample_observations_from_factors(factors, random_state)
 
-    def sample_observations(self, num, random_state):
+    def sample_observations(self, num: int, random_state: np.random.RandomState) -> np.ndarray:
+        """Observations [num, ...] of ``num`` sampled factor vectors."""
         return self.sample(num, random_state)[1]
 
 
@@ -185,7 +203,7 @@ class GroundTruthDataAdapter:
         random_state: ``numpy.random.RandomState`` or int seed.
     """
 
-    def __init__(self, ground_truth_data, random_state):
+    def __init__(self, ground_truth_data: Any, random_state: RandomState) -> None:
         for attribute in _DATA_ATTRIBUTES:
             if not hasattr(ground_truth_data, attribute):
                 raise TypeError(
@@ -204,18 +222,21 @@ class GroundTruthDataAdapter:
         self.factor_sizes = sizes
         self.name = inputs.data_name(ground_truth_data)
 
-    def sample_factors(self, num, rng=None):
+    def sample_factors(self, num: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """``ground_truth_data.sample_factors(num, random_state)`` (``rng`` is not used)."""
         return self.ground_truth_data.sample_factors(num, self.random_state)
 
-    def observations_from_factors(self, factors):
+    def observations_from_factors(self, factors: np.ndarray) -> np.ndarray:
+        """``ground_truth_data.sample_observations_from_factors(factors, random_state)``."""
         return self.ground_truth_data.sample_observations_from_factors(factors, self.random_state)
 
-    def generator(self):
+    def generator(self) -> np.random.Generator:
         """A ``numpy.random.Generator`` seeded from the random state, for refvae's own draws."""
         return np.random.default_rng(self.random_state.randint(0, 2**31 - 1))
 
 
-def _prepare(ground_truth_data, representation_function, random_state, check_defined=None):
+def _prepare(ground_truth_data: Any, representation_function: RepresentationFunction, random_state: RandomState,
+             check_defined: Callable[..., None] | None = None) -> GroundTruthDataAdapter:
     """The adapted data, checked before any work (with ``check_defined``, a metric's: that the
     metric is defined on its factors)."""
     data = GroundTruthDataAdapter(ground_truth_data, random_state)
@@ -226,7 +247,8 @@ def _prepare(ground_truth_data, representation_function, random_state, check_def
     return data
 
 
-def _sample_points(data, representation_function, num_points, batch_size, name="num_points"):
+def _sample_points(data: GroundTruthDataAdapter, representation_function: RepresentationFunction, num_points: int,
+                   batch_size: int, name: str = "num_points") -> _Points:
     """(codes [N, D], factors [N, K]) drawn batch by batch as disentanglement_lib draws them.
 
     Each batch samples its factors and then their observations from the random state (the
@@ -236,7 +258,7 @@ def _sample_points(data, representation_function, num_points, batch_size, name="
     num_points = sampling.check_num_points(num_points, name)
     batch_size = checks.integer(batch_size, "batch_size")
     source, random_state = data.ground_truth_data, data.random_state
-    codes, factors = [], []
+    code_batches, factor_batches = [], []
     for start in range(0, num_points, batch_size):
         count = min(batch_size, num_points - start)
         if hasattr(source, "sample"):
@@ -250,9 +272,9 @@ def _sample_points(data, representation_function, num_points, batch_size, name="
                 f"representation_function must map {count} observations to codes [{count}, D], "
                 f"got shape {batch_codes.shape}"
             )
-        codes.append(batch_codes)
-        factors.append(inputs.check_factors(batch_factors, "ground_truth_data.sample_factors(...)"))
-    codes, factors = np.concatenate(codes), np.concatenate(factors)
+        code_batches.append(batch_codes)
+        factor_batches.append(inputs.check_factors(batch_factors, "ground_truth_data.sample_factors(...)"))
+    codes, factors = np.concatenate(code_batches), np.concatenate(factor_batches)
     if factors.shape[1] != len(data.factor_sizes):
         raise ValueError(
             f"ground_truth_data.sample_factors must return {len(data.factor_sizes)} factors a point, "
@@ -263,15 +285,17 @@ def _sample_points(data, representation_function, num_points, batch_size, name="
     return codes, factors
 
 
-def _sample_representation(ground_truth_data, representation_function, random_state, num_points, batch_size,
-                           check_defined=None, name="num_train"):
+def _sample_representation(ground_truth_data: Any, representation_function: RepresentationFunction,
+                           random_state: RandomState, num_points: int, batch_size: int,
+                           check_defined: Callable[..., None] | None = None, name: str = "num_train") -> _Points:
     """(codes [N, D], factors [N, K]) of ``num_points`` fresh points of ``ground_truth_data``."""
     data = _prepare(ground_truth_data, representation_function, random_state, check_defined)
     return _sample_points(data, representation_function, num_points, batch_size, name)
 
 
-def _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test, batch_size,
-                       check_defined):
+def _train_test_points(ground_truth_data: Any, representation_function: RepresentationFunction,
+                       random_state: RandomState, num_train: int, num_test: int, batch_size: int,
+                       check_defined: Callable[..., None] | None) -> tuple[_Points, _Points]:
     data = _prepare(ground_truth_data, representation_function, random_state, check_defined)
     sampling.check_num_points(num_test, "num_test")
     train = _sample_points(data, representation_function, num_train, batch_size, "num_train")
@@ -279,8 +303,8 @@ def _train_test_points(ground_truth_data, representation_function, random_state,
     return train, test
 
 
-def compute_mig(ground_truth_data, representation_function, random_state, artifact_dir=None, num_train=10000,
-                batch_size=16):
+def compute_mig(ground_truth_data: Any, representation_function: RepresentationFunction, random_state: RandomState,
+                artifact_dir: str | None = None, num_train: int = 10000, batch_size: int = 16) -> dict[str, float]:
     """Histogram MIG (``refvae.metrics.mig``) → {"discrete_mig"}."""
     del artifact_dir  # unused, as in disentanglement_lib
     codes, factors = _sample_representation(ground_truth_data, representation_function, random_state, num_train,
@@ -288,8 +312,9 @@ def compute_mig(ground_truth_data, representation_function, random_state, artifa
     return {"discrete_mig": metrics.mig(codes, factors)["mig"]}
 
 
-def compute_beta_vae_sklearn(ground_truth_data, representation_function, random_state, artifact_dir=None,
-                             batch_size=64, num_train=10000, num_eval=5000):
+def compute_beta_vae_sklearn(ground_truth_data: Any, representation_function: RepresentationFunction,
+                             random_state: RandomState, artifact_dir: str | None = None, batch_size: int = 64,
+                             num_train: int = 10000, num_eval: int = 5000) -> dict[str, float]:
     """BetaVAE score (``refvae.metrics.beta_vae_score``) → {"train_accuracy", "eval_accuracy"}."""
     del artifact_dir
     data = _prepare(ground_truth_data, representation_function, random_state, _beta_vae_defined)
@@ -299,8 +324,10 @@ def compute_beta_vae_sklearn(ground_truth_data, representation_function, random_
     return {"train_accuracy": result["train_accuracy"], "eval_accuracy": result["eval_accuracy"]}
 
 
-def compute_factor_vae(ground_truth_data, representation_function, random_state, artifact_dir=None, batch_size=64,
-                       num_train=10000, num_eval=5000, num_variance_estimate=10000, prune_threshold=0.05):
+def compute_factor_vae(ground_truth_data: Any, representation_function: RepresentationFunction,
+                       random_state: RandomState, artifact_dir: str | None = None, batch_size: int = 64,
+                       num_train: int = 10000, num_eval: int = 5000, num_variance_estimate: int = 10000,
+                       prune_threshold: float = 0.05) -> dict[str, float]:
     """FactorVAE score (``refvae.metrics.factor_vae_score``).
 
     Returns {"train_accuracy", "eval_accuracy", "num_active_dims"}; see the module notes on
@@ -315,8 +342,9 @@ def compute_factor_vae(ground_truth_data, representation_function, random_state,
     return {key: result[key] for key in ("train_accuracy", "eval_accuracy", "num_active_dims")}
 
 
-def compute_dci(ground_truth_data, representation_function, random_state, artifact_dir=None, num_train=10000,
-                num_test=5000, batch_size=16):
+def compute_dci(ground_truth_data: Any, representation_function: RepresentationFunction, random_state: RandomState,
+                artifact_dir: str | None = None, num_train: int = 10000, num_test: int = 5000,
+                batch_size: int = 16) -> dict[str, float]:
     """DCI (``refvae.metrics.dci``, gradient boosting with a fixed random_state).
 
     Returns {"informativeness_train", "informativeness_test", "disentanglement", "completeness"}.
@@ -333,8 +361,9 @@ def compute_dci(ground_truth_data, representation_function, random_state, artifa
     }
 
 
-def compute_sap(ground_truth_data, representation_function, random_state, artifact_dir=None, num_train=10000,
-                num_test=5000, batch_size=16, continuous_factors=False):
+def compute_sap(ground_truth_data: Any, representation_function: RepresentationFunction, random_state: RandomState,
+                artifact_dir: str | None = None, num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
+                continuous_factors: bool | Sequence[bool] = False) -> dict[str, float]:
     """SAP (``refvae.metrics.sap``) → {"SAP_score"}."""
     del artifact_dir
     train, test = _train_test_points(ground_truth_data, representation_function, random_state, num_train, num_test,
@@ -342,8 +371,10 @@ def compute_sap(ground_truth_data, representation_function, random_state, artifa
     return {"SAP_score": metrics.sap(*train, *test, continuous_factors=continuous_factors)["sap"]}
 
 
-def compute_modularity_explicitness(ground_truth_data, representation_function, random_state, artifact_dir=None,
-                                    num_train=10000, num_test=5000, batch_size=16):
+def compute_modularity_explicitness(ground_truth_data: Any, representation_function: RepresentationFunction,
+                                    random_state: RandomState, artifact_dir: str | None = None,
+                                    num_train: int = 10000, num_test: int = 5000,
+                                    batch_size: int = 16) -> dict[str, float]:
     """Modularity and explicitness (``refvae.metrics.modularity``).
 
     Returns {"modularity_score", "explicitness_score_train", "explicitness_score_test"}.
@@ -360,8 +391,9 @@ def compute_modularity_explicitness(ground_truth_data, representation_function, 
     }
 
 
-def compute_irs(ground_truth_data, representation_function, random_state, artifact_dir=None, diff_quantile=0.99,
-                num_train=10000, batch_size=16):
+def compute_irs(ground_truth_data: Any, representation_function: RepresentationFunction, random_state: RandomState,
+                artifact_dir: str | None = None, diff_quantile: float = 0.99, num_train: int = 10000,
+                batch_size: int = 16) -> dict[str, float]:
     """Interventional robustness score (``refvae.metrics.irs``) → {"IRS", "num_active_dims"}."""
     del artifact_dir
     codes, factors = _sample_representation(ground_truth_data, representation_function, random_state, num_train,
@@ -370,8 +402,9 @@ def compute_irs(ground_truth_data, representation_function, random_state, artifa
     return {"IRS": result["irs"], "num_active_dims": result["num_active_dims"]}
 
 
-def unsupervised_metrics(ground_truth_data, representation_function, random_state, artifact_dir=None,
-                         num_train=10000, batch_size=16):
+def unsupervised_metrics(ground_truth_data: Any, representation_function: RepresentationFunction,
+                         random_state: RandomState, artifact_dir: str | None = None, num_train: int = 10000,
+                         batch_size: int = 16) -> dict[str, float]:
     """Unsupervised scores (``refvae.metrics.unsupervised_scores``).
 
     Returns {"gaussian_total_correlation", "gaussian_wasserstein_correlation",
@@ -389,7 +422,8 @@ def unsupervised_metrics(ground_truth_data, representation_function, random_stat
 # ----------------------------------------------------------------------------- utils (codes as columns)
 
 
-def generate_batch_factor_code(ground_truth_data, representation_function, num_points, random_state, batch_size):
+def generate_batch_factor_code(ground_truth_data: Any, representation_function: RepresentationFunction, num_points: int,
+                               random_state: RandomState, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(codes [D, num_points], factors [K, num_points]) of freshly sampled points.
 
     disentanglement_lib's layout (one column a point) and draw order (factors, then
@@ -400,7 +434,7 @@ def generate_batch_factor_code(ground_truth_data, representation_function, num_p
     return codes.T, factors.T
 
 
-def split_train_test(observations, train_percentage):
+def split_train_test(observations: ArrayLike, train_percentage: float) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) columns of ``observations`` [D, N]: the first ceil(N · train_percentage).
 
     ``refvae.metrics.split_train_test`` on the transposed array.
@@ -412,7 +446,7 @@ def split_train_test(observations, train_percentage):
     return train.T, test.T
 
 
-def make_discretizer(target, num_bins=20):
+def make_discretizer(target: ArrayLike, num_bins: int = 20) -> np.ndarray:
     """Histogram bins of each row of ``target`` [D, N], labels 1 … num_bins as disentanglement_lib's."""
     target = np.asarray(target)
     if target.ndim != 2:
@@ -420,7 +454,7 @@ def make_discretizer(target, num_bins=20):
     return discrete.discretize(target.T, num_bins).T + 1
 
 
-def discrete_mutual_info(mus, ys):
+def discrete_mutual_info(mus: ArrayLike, ys: ArrayLike) -> np.ndarray:
     """Plug-in I(mus_j; ys_k) in nats of discrete rows mus [D, N] and ys [K, N] → [D, K]."""
     mus, ys = np.asarray(mus), np.asarray(ys)
     if mus.ndim != 2 or ys.ndim != 2 or mus.shape[1] != ys.shape[1]:
@@ -428,7 +462,7 @@ def discrete_mutual_info(mus, ys):
     return discrete.discrete_mutual_info_matrix(mus.T, ys.T)
 
 
-def discrete_entropy(ys):
+def discrete_entropy(ys: ArrayLike) -> np.ndarray:
     """Plug-in entropy in nats of each row of discrete ys [K, N] → [K]."""
     ys = np.asarray(ys)
     if ys.ndim != 2:
@@ -459,7 +493,7 @@ _MODULES = {
 }
 
 
-def install():
+def install() -> None:
     """Make ``import disentanglement_lib.evaluation.metrics.mig`` (etc.) resolve to this module.
 
     After ``install()`` a script written for disentanglement_lib imports and runs unchanged:
@@ -477,7 +511,8 @@ def install():
         raise RuntimeError("disentanglement_lib is already imported; install() would shadow the real package")
     this = sys.modules[__name__]
     root = types.ModuleType("disentanglement_lib", "refvae.compat.disentanglement_lib under disentanglement_lib's names")
-    root.__refvae_compat__ = True
+    # a marker on a module made here (read by getattr above); ModuleType declares no such attribute
+    root.__refvae_compat__ = True  # type: ignore[attr-defined]
     root.__path__ = []
     sys.modules["disentanglement_lib"] = root
     for path, names in _MODULES.items():
@@ -495,14 +530,15 @@ def install():
             setattr(parent, name, getattr(this, name))
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m refvae.compat.disentanglement_lib SCRIPT [ARGS]``: run a script written
     for disentanglement_lib's metrics, unchanged, after ``install()``."""
     import runpy
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m refvae.compat.disentanglement_lib SCRIPT [ARGS]\n\n" + main.__doc__.split("\n")[0])
+        summary = (main.__doc__ or "").split("\n")[0]  # no docstring under python -OO
+        print("usage: python -m refvae.compat.disentanglement_lib SCRIPT [ARGS]\n\n" + summary)
         return 0 if argv else 2
     from refvae.compat import disentanglement_lib as compat
 

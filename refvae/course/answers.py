@@ -259,7 +259,8 @@ def _toy_capacity_rate(capacity: float = 0.5, gamma: float = 1.5) -> float:
     return capacity if gamma >= beta_c else _toy_terms(gamma)[1]
 
 
-def refvae_digits_pixels():
+def refvae_digits_pixels() -> np.ndarray:
+    """The pixels of refvae's digits training images, one row of 64 values per 8x8 image."""
     import refvae.data
 
     return refvae.data.digits().x_train.reshape(-1, 64)

@@ -37,6 +37,7 @@ course's own exercises are registered by ``refvae.course.answers``.
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -89,7 +90,9 @@ class Exercise:
         return self._expected
 
 
-_REGISTRY: dict = {}
+_REGISTRY: dict[str, Exercise] = {}
+
+_ExpectedFn = TypeVar("_ExpectedFn", bound=Callable[[], object])
 
 
 def register(
@@ -144,17 +147,21 @@ def register(
     return entry
 
 
-def exercise(exercise_id: str, **options) -> Callable:
-    """Decorator form of `register`: ``@exercise("99.1", rtol=1e-3)`` above the expected_fn."""
+def exercise(exercise_id: str, **options: Any) -> Callable[[_ExpectedFn], _ExpectedFn]:
+    """Decorator form of `register`: ``@exercise("99.1", rtol=1e-3)`` above the expected_fn.
 
-    def decorate(expected_fn):
+    ``options`` are `register`'s keyword arguments (rtol, close_rtol, atol, hint, description,
+    overwrite).
+    """
+
+    def decorate(expected_fn: _ExpectedFn) -> _ExpectedFn:
         register(exercise_id, expected_fn, **options)
         return expected_fn
 
     return decorate
 
 
-def exercises() -> dict:
+def exercises() -> dict[str, str]:
     """Known exercise ids (sorted) mapped to their one-line descriptions."""
     return {key: _REGISTRY[key].description for key in sorted(_REGISTRY)}
 
@@ -176,7 +183,7 @@ def _hint(answer: np.ndarray, expected: np.ndarray, entry: Exercise) -> str | No
     return None
 
 
-def check(exercise_id: str, answer) -> str:
+def check(exercise_id: str, answer: object) -> str:
     """Say whether an exercise's answer is right, close or wrong, without revealing it.
 
     Args:
@@ -220,10 +227,10 @@ def check(exercise_id: str, answer) -> str:
     if not np.all(np.isfinite(given)):
         return _report(exercise_id, WRONG, "your answer contains NaN or infinity")
 
-    error = _relative_error(given, expected, entry.atol)
-    if error <= entry.rtol:
+    relative_error = _relative_error(given, expected, entry.atol)
+    if relative_error <= entry.rtol:
         return _report(exercise_id, RIGHT)
-    if error <= entry.close_rtol:
+    if relative_error <= entry.close_rtol:
         detail = f"within {entry.close_rtol:.0%} but not within {entry.rtol:.2g} (relative)"
         return _report(exercise_id, CLOSE, detail, entry.hint)
     return _report(exercise_id, WRONG, _hint(given, expected, entry), entry.hint)

@@ -44,7 +44,7 @@ from refvae.data.variants import (
 )
 
 
-def _official_dsprites():
+def _official_dsprites() -> GroundTruthData:
     return dsprites(source="official")
 
 

@@ -27,28 +27,56 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 
-__all__ = ["GroundTruthData", "Representation", "as_generator", "check_count"]
+if TYPE_CHECKING:
+    import tensorflow as tf
 
-# What the metrics score: observations (NumPy, [n, ...]) -> codes [n, D] (NumPy).
-Representation = Callable[[np.ndarray], np.ndarray]
+__all__ = ["FactorData", "GroundTruthData", "Representation", "as_generator", "check_count"]
+
+# What the metrics score: observations (NumPy, [n, ...]) -> codes [n, D] (NumPy, or anything
+# np.asarray reads: the metrics convert it).
+Representation = Callable[[np.ndarray], ArrayLike]
+
+
+class FactorData(Protocol):
+    """What a disentanglement metric needs of a data set: any object with these three members.
+
+    Every :class:`GroundTruthData` is one; so is an object written for another library once
+    wrapped (``refvae.compat.disentanglement_lib.GroundTruthDataAdapter``). The metrics call
+    the two methods with positional arguments only.
+    """
+
+    @property
+    def factor_sizes(self) -> Sequence[int]:
+        """(|V_1|, ..., |V_K|), the number of values of each factor."""
+        ...
+
+    def sample_factors(self, n: int, rng: np.random.Generator, /) -> np.ndarray:
+        """n factor vectors, int array ``[n, K]``."""
+        ...
+
+    def observations_from_factors(self, factors: np.ndarray, /) -> np.ndarray:
+        """The observations ``[n, ...]`` of factor vectors ``[n, K]``."""
+        ...
 
 
 # One rule each, in refvae.checks; the names below are this package's own for them.
 as_generator = checks.rng
 
 
-def check_count(n, name="n"):
+def check_count(n: object, name: str = "n") -> int:
     """Returns ``n`` as an int after checking it is a non-negative integer."""
     return checks.integer(n, name, 0)
 
 
-def _integer_array(values, name):
+def _integer_array(values: ArrayLike, name: str) -> np.ndarray:
     """Converts ``values`` to int64, accepting floats only when they are whole numbers."""
     array = np.asarray(values)
     if array.dtype == object or not (
@@ -77,24 +105,24 @@ class GroundTruthData:
             index (for example the dSprites scales 0.5 ... 1); ``None`` where not meaningful.
     """
 
-    factor_names: tuple = ()
-    factor_sizes: tuple = ()
-    observation_shape: tuple = ()
-    factor_values: tuple | None = None
+    factor_names: tuple[str, ...] = ()
+    factor_sizes: tuple[int, ...] = ()
+    observation_shape: tuple[int, ...] = ()
+    factor_values: tuple[np.ndarray, ...] | None = None
 
     # --- size and indexing -------------------------------------------------------------
 
     @property
-    def num_factors(self):
+    def num_factors(self) -> int:
         """K, the number of factors."""
         return len(self.factor_sizes)
 
     @property
-    def num_observations(self):
+    def num_observations(self) -> int:
         """Number of observations: the size of the factor grid, prod_k |V_k|."""
         return int(np.prod(self.factor_sizes, dtype=np.int64))
 
-    def check_factors(self, factors, name="factors"):
+    def check_factors(self, factors: ArrayLike, name: str = "factors") -> np.ndarray:
         """Validates a factor array and returns it as int64 ``[n, K]``.
 
         Raises:
@@ -117,7 +145,7 @@ class GroundTruthData:
             )
         return array
 
-    def check_indices(self, indices, name="indices"):
+    def check_indices(self, indices: ArrayLike, name: str = "indices") -> np.ndarray:
         """Validates flat observation indices and returns them as int64 ``[n]``."""
         array = _integer_array(indices, name)
         if array.ndim != 1:
@@ -131,7 +159,7 @@ class GroundTruthData:
             )
         return array
 
-    def index_of(self, factors):
+    def index_of(self, factors: ArrayLike) -> np.ndarray:
         """Flat row-major index of each factor vector: sum_k v_k prod_{l>k} |V_l|.
 
         Args:
@@ -143,7 +171,7 @@ class GroundTruthData:
         factors = self.check_factors(factors)
         return np.ravel_multi_index(tuple(factors.T), self.factor_sizes).astype(np.int64)
 
-    def factors_of(self, index):
+    def factors_of(self, index: ArrayLike) -> np.ndarray:
         """Factor vectors of flat row-major indices (inverse of :meth:`index_of`).
 
         Args:
@@ -157,7 +185,7 @@ class GroundTruthData:
 
     # --- sampling and rendering --------------------------------------------------------
 
-    def sample_factors(self, n, rng):
+    def sample_factors(self, n: int, rng: checks.RandomLike) -> np.ndarray:
         """Samples n factor vectors, each factor uniform and independent of the others.
 
         Args:
@@ -172,7 +200,7 @@ class GroundTruthData:
         sizes = np.asarray(self.factor_sizes, dtype=np.int64)
         return rng.integers(0, sizes, size=(n, self.num_factors), dtype=np.int64)
 
-    def observations_from_factors(self, factors):
+    def observations_from_factors(self, factors: ArrayLike) -> np.ndarray:
         """Renders the observations of the given factor vectors.
 
         Args:
@@ -185,11 +213,11 @@ class GroundTruthData:
         factors = self.check_factors(factors)
         return self._render(factors)
 
-    def observations_from_indices(self, indices):
+    def observations_from_indices(self, indices: ArrayLike) -> np.ndarray:
         """Observations of flat indices ``0 .. num_observations - 1`` (float32)."""
         return self._render(self.factors_of(indices))
 
-    def sample_indices(self, n, rng):
+    def sample_indices(self, n: int, rng: checks.RandomLike) -> np.ndarray:
         """Flat indices of n observations drawn as the data set's sampler draws them.
 
         What training uses to draw a batch: on a factor grid the indices of
@@ -201,7 +229,7 @@ class GroundTruthData:
         """
         return self.index_of(self.sample_factors(n, rng))
 
-    def sample(self, n, rng):
+    def sample(self, n: int, rng: checks.RandomLike) -> tuple[np.ndarray, np.ndarray]:
         """Samples n factor vectors and renders them.
 
         Returns:
@@ -211,12 +239,12 @@ class GroundTruthData:
         factors = self.sample_factors(n, rng)
         return factors, self.observations_from_factors(factors)
 
-    def _render(self, factors):
+    def _render(self, factors: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement _render(factors)")
 
     # --- tf.data -----------------------------------------------------------------------
 
-    def _epoch_indices(self, rng):
+    def _epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
         """Flat indices visited in one epoch: a permutation of all observations.
 
         Subclasses that sample non-uniformly (correlated factors, held-out splits)
@@ -224,8 +252,8 @@ class GroundTruthData:
         """
         return rng.permutation(self.num_observations)
 
-    def iterate_batches(self, batch_size, seed=0, with_factors=False, drop_remainder=True,
-                        repeat=False):
+    def iterate_batches(self, batch_size: int, seed: int = 0, with_factors: bool = False, drop_remainder: bool = True,
+                        repeat: bool = False) -> Iterator[np.ndarray | tuple[np.ndarray, np.ndarray]]:
         """Yields NumPy batches in shuffled order, rendering each batch on demand.
 
         One epoch is one pass over :meth:`_epoch_indices` (for a plain data set, every
@@ -264,8 +292,8 @@ class GroundTruthData:
             if not repeat:
                 return
 
-    def as_tf_dataset(self, batch_size, seed=0, with_factors=False, drop_remainder=True,
-                      repeat=False, prefetch=None):
+    def as_tf_dataset(self, batch_size: int, seed: int = 0, with_factors: bool = False, drop_remainder: bool = True,
+                      repeat: bool = False, prefetch: int | None = None) -> tf.data.Dataset:
         """A shuffled, prefetched ``tf.data.Dataset`` of batches rendered on demand.
 
         Built on :meth:`iterate_batches`: the data set is never materialised; each batch is
@@ -310,7 +338,7 @@ class GroundTruthData:
         dataset = tf.data.Dataset.from_generator(generator, output_signature=signature)
         return dataset.prefetch(tf.data.AUTOTUNE if prefetch is None else prefetch)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         factors = ", ".join(f"{n}={s}" for n, s in zip(self.factor_names, self.factor_sizes))
         return (f"{type(self).__name__}({factors}; {self.num_observations} observations of "
                 f"shape {tuple(self.observation_shape)})")

@@ -21,6 +21,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import urllib.response
 
 __all__ = ["DownloadError", "data_dir", "digest_of", "download", "fetch", "sha256_of"]
 
@@ -31,7 +32,7 @@ class DownloadError(RuntimeError):
     """A file could not be downloaded (offline, HTTP error) or failed verification."""
 
 
-def data_dir(create=True):
+def data_dir(create: bool = True) -> str:
     """The cache directory for downloaded data sets (see the module docstring).
 
     Args:
@@ -54,7 +55,7 @@ def data_dir(create=True):
     return directory
 
 
-def digest_of(path, algorithm="sha256"):
+def digest_of(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     """Hex digest (``hashlib`` algorithm name) of a file, read in 1 MiB chunks."""
     digest = hashlib.new(algorithm)
     with open(path, "rb") as stream:
@@ -63,21 +64,22 @@ def digest_of(path, algorithm="sha256"):
     return digest.hexdigest()
 
 
-def sha256_of(path):
+def sha256_of(path: str | os.PathLike[str]) -> str:
     """Hex sha256 digest of a file."""
     return digest_of(path, "sha256")
 
 
-def _expected_digests(sha256, sha1):
+def _expected_digests(sha256: str | None, sha1: str | None) -> dict[str, str]:
     return {name: value.lower() for name, value in (("sha256", sha256), ("sha1", sha1)) if value is not None}
 
 
-def _open_url(url, timeout):
+def _open_url(url: str, timeout: float) -> http.client.HTTPResponse | urllib.response.addinfourl:
     """Opens ``url`` for reading (a seam that tests replace to stay offline)."""
     return urllib.request.urlopen(url, timeout=timeout)
 
 
-def download(url, destination, expected_size=None, sha256=None, progress=True, timeout=60, sha1=None):
+def download(url: str, destination: str | os.PathLike[str], expected_size: int | None = None, sha256: str | None = None,
+             progress: bool = True, timeout: float = 60, sha1: str | None = None) -> str:
     """Downloads ``url`` to ``destination`` atomically, with a progress bar and checks.
 
     Args:
@@ -108,8 +110,8 @@ def download(url, destination, expected_size=None, sha256=None, progress=True, t
         dir=directory, prefix="." + os.path.basename(destination) + ".", suffix=".part")
     try:
         with response, os.fdopen(descriptor, "wb") as out:
-            announced = response.headers.get("Content-Length") if response.headers else None
-            announced = int(announced) if announced else None
+            length = response.headers.get("Content-Length") if response.headers else None
+            announced = int(length) if length else None
             expected = _expected_digests(sha256, sha1)
             digests = {name: hashlib.new(name) for name in expected}
             received = 0
@@ -147,8 +149,8 @@ def download(url, destination, expected_size=None, sha256=None, progress=True, t
     return destination
 
 
-def fetch(url, filename, sha256=None, expected_size=None, download=True, progress=True,
-          offline_hint=None, sha1=None):
+def fetch(url: str, filename: str, sha256: str | None = None, expected_size: int | None = None, download: bool = True,
+          progress: bool = True, offline_hint: str | None = None, sha1: str | None = None) -> str:
     """Returns the cached path of ``filename``, downloading it from ``url`` the first time.
 
     A cached file whose digest is recorded is checked every time it is fetched.

@@ -30,9 +30,12 @@ import functools
 import os
 import zipfile
 import zlib
+from typing import IO
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from refvae.checks import RandomLike
 from refvae.data import cache
 from refvae.data.base import GroundTruthData, as_generator, check_count
 
@@ -80,7 +83,7 @@ _HEART_UNIT = 9.0
 _HEART_CENTRE_Y = 0.12  # the heart curve's vertical centre of mass, in curve units
 
 
-def _inside(shape, u, v):
+def _inside(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Whether points (u, v) in the shape's own frame (pixels, y up) lie inside it.
 
     The heart is the sextic (u² + v² − 1)³ − u² v³ ≤ 0, shifted so its centre of mass is
@@ -96,7 +99,7 @@ def _inside(shape, u, v):
     return (x * x + y * y - 1.0) ** 3 - x * x * y ** 3 <= 0.0
 
 
-def render_sprite(shape, scale, orientation):
+def render_sprite(shape: int, scale: float, orientation: float) -> np.ndarray:
     """Renders one base sprite: a binary 32 × 32 window with the shape centred at (16, 16).
 
     Each pixel is set when at least half of its 4 × 4 sub-pixel samples fall inside the
@@ -124,7 +127,7 @@ def render_sprite(shape, scale, orientation):
 
 
 @functools.lru_cache(maxsize=1)
-def base_sprites():
+def base_sprites() -> np.ndarray:
     """The 720 base sprites, one per (shape, scale, orientation), rendered once per process.
 
     Returns:
@@ -140,7 +143,7 @@ def base_sprites():
     return sprites
 
 
-def _paste(windows, rows, cols, canvas_size=_CANVAS):
+def _paste(windows: np.ndarray, rows: np.ndarray, cols: np.ndarray, canvas_size: int = _CANVAS) -> np.ndarray:
     """Pastes binary windows ``[n, w, w]`` into zero float32 canvases ``[n, 64, 64, 1]``.
 
     ``rows`` and ``cols`` are the top-left corners of the windows on the canvases. A plain
@@ -193,11 +196,11 @@ class ProceduralDSprites(GroundTruthData):
     observation_shape = (_CANVAS, _CANVAS, 1)
 
     @property
-    def base_sprites(self):
+    def base_sprites(self) -> np.ndarray:
         """The 720 binary base sprites ``[3, 6, 40, 32, 32]`` (see :func:`base_sprites`)."""
         return base_sprites()
 
-    def _render(self, factors):
+    def _render(self, factors: np.ndarray) -> np.ndarray:
         sprites = base_sprites()
         windows = sprites[factors[:, 0], factors[:, 1], factors[:, 2]]
         return _paste(windows, rows=factors[:, 4], cols=factors[:, 3])
@@ -226,7 +229,8 @@ class OfficialDSprites(GroundTruthData):
     factor_values = DSPRITES_FACTOR_VALUES
     observation_shape = (_CANVAS, _CANVAS, 1)
 
-    def __init__(self, packed_images, latents_classes, latents_values, path=None):
+    def __init__(self, packed_images: np.ndarray, latents_classes: np.ndarray, latents_values: np.ndarray,
+                 path: str | None = None) -> None:
         self._packed = packed_images
         self._classes = latents_classes
         self.latents_values = latents_values
@@ -235,26 +239,25 @@ class OfficialDSprites(GroundTruthData):
         grid_size = int(np.prod(DSPRITES_FACTOR_SIZES))
         self.complete = (len(grid_index) == grid_size
                          and np.array_equal(grid_index, np.arange(grid_size)))
-        if self.complete:
-            self._row_of_grid = None
-        else:
+        self._row_of_grid: np.ndarray | None = None
+        if not self.complete:
             self._row_of_grid = np.full(grid_size, -1, dtype=np.int64)
             self._row_of_grid[grid_index] = np.arange(len(grid_index))
 
     @property
-    def num_observations(self):
+    def num_observations(self) -> int:
         """Rows in the file (737,280 for the complete release)."""
         return len(self._classes)
 
-    def factors_of(self, index):
+    def factors_of(self, index: ArrayLike) -> np.ndarray:
         """Factor vectors of the file's rows ``index`` (int64 ``[n, 5]``)."""
         return self._classes[self.check_indices(index, "index")].copy()
 
-    def index_of(self, factors):
+    def index_of(self, factors: ArrayLike) -> np.ndarray:
         """Row of each factor vector in the file (equal to the grid index when complete)."""
         return self._rows(self.check_factors(factors))
 
-    def _rows(self, factors):
+    def _rows(self, factors: np.ndarray) -> np.ndarray:
         grid_index = np.ravel_multi_index(tuple(factors.T), DSPRITES_FACTOR_SIZES)
         if self._row_of_grid is None:
             return grid_index.astype(np.int64)
@@ -264,26 +267,26 @@ class OfficialDSprites(GroundTruthData):
             raise ValueError(f"factors {missing} are not in the file {self.path}")
         return rows
 
-    def sample_factors(self, n, rng):
+    def sample_factors(self, n: int, rng: RandomLike) -> np.ndarray:
         """Uniform over the rows of the file (uniform over the grid when complete)."""
         if self.complete:
             return super().sample_factors(n, rng)
         rows = as_generator(rng).integers(0, self.num_observations, size=check_count(n))
         return self._classes[rows].copy()
 
-    def observations_from_indices(self, indices):
+    def observations_from_indices(self, indices: ArrayLike) -> np.ndarray:
         return self._unpack(self._packed[self.check_indices(indices)])
 
-    def _render(self, factors):
+    def _render(self, factors: np.ndarray) -> np.ndarray:
         return self._unpack(self._packed[self._rows(factors)])
 
     @staticmethod
-    def _unpack(packed):
+    def _unpack(packed: np.ndarray) -> np.ndarray:
         bits = np.unpackbits(packed, axis=1, count=_CANVAS * _CANVAS)
         return bits.reshape(-1, _CANVAS, _CANVAS, 1).astype(np.float32)
 
 
-def _member(archive, key, path):
+def _member(archive: zipfile.ZipFile, key: str, path: str) -> IO[bytes]:
     try:
         return archive.open(key + ".npy")
     except KeyError:
@@ -293,7 +296,7 @@ def _member(archive, key, path):
         ) from None
 
 
-def _read_header(stream, key, path):
+def _read_header(stream: IO[bytes], key: str, path: str) -> tuple[tuple[int, ...], np.dtype]:
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
@@ -306,7 +309,7 @@ def _read_header(stream, key, path):
     return shape, dtype
 
 
-def _read_small(archive, key, path, dtype_kind, columns):
+def _read_small(archive: zipfile.ZipFile, key: str, path: str, dtype_kind: str, columns: int) -> np.ndarray:
     with _member(archive, key, path) as stream:
         try:
             array = np.load(stream, allow_pickle=False)
@@ -320,7 +323,7 @@ def _read_small(archive, key, path, dtype_kind, columns):
     return array
 
 
-def load_dsprites_npz(path, chunk_rows=16384):
+def load_dsprites_npz(path: str | os.PathLike[str], chunk_rows: int = 16384) -> OfficialDSprites:
     """Reads and verifies a dSprites ``.npz`` in the official layout.
 
     Expected members (the official file's; its pickled ``metadata`` is never read):
@@ -371,7 +374,7 @@ def load_dsprites_npz(path, chunk_rows=16384):
     return OfficialDSprites(packed, classes, values[:, 1:].copy(), path=path)
 
 
-def _read_images(archive, path, num_rows, chunk_rows):
+def _read_images(archive: zipfile.ZipFile, path: str, num_rows: int, chunk_rows: int) -> np.ndarray:
     with _member(archive, "imgs", path) as stream:
         shape, dtype = _read_header(stream, "imgs", path)
         if len(shape) != 3 or shape[1:] != (_CANVAS, _CANVAS) or dtype != np.uint8:
@@ -398,7 +401,8 @@ def _read_images(archive, path, num_rows, chunk_rows):
 
 # --- the public entry point ---------------------------------------------------------------
 
-def dsprites(source="procedural", path=None, download=True, progress=True):
+def dsprites(source: str = "procedural", path: str | os.PathLike[str] | None = None, download: bool = True,
+             progress: bool = True) -> ProceduralDSprites | OfficialDSprites:
     """The dSprites data set (factors shape, scale, orientation, pos_x, pos_y).
 
     Args:

@@ -31,9 +31,12 @@ from __future__ import annotations
 import gzip
 import math
 import os
+from typing import NoReturn
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from refvae.checks import RandomLike
 from refvae.data.base import GroundTruthData, as_generator, check_count
 
 __all__ = ["LabelledImages", "digits", "fashion_mnist", "mnist", "read_idx"]
@@ -54,7 +57,7 @@ _OFFLINE_HINT = ("refvae.data.digits() works offline (scikit-learn's 8x8 digits)
 _MAX_IDX_BYTES = 2**30
 
 
-def read_idx(path):
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Reads an IDX file (the MNIST format), gzip-compressed or not.
 
     Layout: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
@@ -148,8 +151,8 @@ class LabelledImages(GroundTruthData):
 
     factor_names = ("label",)
 
-    def __init__(self, x_train, y_train, x_test, y_test, num_classes=10, scale=255.0,
-                 name="images"):
+    def __init__(self, x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike, y_test: ArrayLike,
+                 num_classes: int = 10, scale: float = 255.0, name: str = "images") -> None:
         self.name = name
         self.x_train = self._images(x_train, scale, "x_train")
         self.x_test = self._images(x_test, scale, "x_test")
@@ -163,7 +166,7 @@ class LabelledImages(GroundTruthData):
         self._rows_of_label = [np.flatnonzero(self.y_train == k) for k in range(num_classes)]
 
     @staticmethod
-    def _images(images, scale, name):
+    def _images(images: ArrayLike, scale: float, name: str) -> np.ndarray:
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[..., None]
@@ -173,7 +176,7 @@ class LabelledImages(GroundTruthData):
         return (images.astype(np.float32) / np.float32(scale)).astype(np.float32)
 
     @staticmethod
-    def _labels(labels, count, num_classes, name):
+    def _labels(labels: ArrayLike, count: int, num_classes: int, name: str) -> np.ndarray:
         labels = np.asarray(labels).astype(np.int64).reshape(-1)
         if len(labels) != count:
             raise ValueError(f"{name} has {len(labels)} labels for {count} images")
@@ -182,44 +185,44 @@ class LabelledImages(GroundTruthData):
         return labels
 
     @property
-    def images(self):
+    def images(self) -> np.ndarray:
         return self.x_train
 
     @property
-    def labels(self):
+    def labels(self) -> np.ndarray:
         return self.y_train
 
     @property
-    def num_observations(self):
+    def num_observations(self) -> int:
         """Number of training images."""
         return len(self.x_train)
 
-    def factors_of(self, index):
+    def factors_of(self, index: ArrayLike) -> np.ndarray:
         """Labels ``[n, 1]`` of training rows ``index``."""
         return self.y_train[self.check_indices(index, "index")][:, None].copy()
 
-    def index_of(self, factors):
+    def index_of(self, factors: ArrayLike) -> NoReturn:
         raise TypeError(f"{self.name}: a label does not identify one image; use the row "
                         "index of x_train (observations_from_indices) instead")
 
-    def sample_indices(self, n, rng):
+    def sample_indices(self, n: int, rng: RandomLike) -> np.ndarray:
         """n training rows drawn uniformly (a label does not identify one image)."""
         n = check_count(n)
         return as_generator(rng).integers(0, self.num_observations, n).astype(np.int64)
 
-    def observations_from_indices(self, indices):
+    def observations_from_indices(self, indices: ArrayLike) -> np.ndarray:
         return self.x_train[self.check_indices(indices)]
 
-    def sample(self, n, rng):
+    def sample(self, n: int, rng: RandomLike) -> tuple[np.ndarray, np.ndarray]:
         """n training rows drawn uniformly: ``(labels [n, 1], images [n, H, W, C])``."""
         rows = as_generator(rng).integers(0, self.num_observations, size=check_count(n))
         return self.y_train[rows][:, None].copy(), self.x_train[rows]
 
-    def sample_factors(self, n, rng):
+    def sample_factors(self, n: int, rng: RandomLike) -> np.ndarray:
         """Labels ``[n, 1]`` of n uniformly drawn rows (the data's label frequencies)."""
         return self.sample(n, rng)[0]
 
-    def observations_from_factors(self, factors, rng=None):
+    def observations_from_factors(self, factors: ArrayLike, rng: RandomLike | None = None) -> np.ndarray:
         """One image per requested label (see the module docstring for which one)."""
         labels = self.check_factors(factors)[:, 0]
         rows = np.empty(len(labels), dtype=np.int64)
@@ -236,7 +239,7 @@ class LabelledImages(GroundTruthData):
         return self.x_train[rows]
 
 
-def _from_idx_directory(directory, name):
+def _from_idx_directory(directory: str, name: str) -> LabelledImages:
     arrays = {}
     for key, stem in _IDX_FILES.items():
         candidates = [os.path.join(directory, stem + suffix) for suffix in (".gz", "")]
@@ -245,10 +248,10 @@ def _from_idx_directory(directory, name):
             raise FileNotFoundError(f"{name}: neither {candidates[0]} nor {candidates[1]} "
                                     "exists")
         arrays[key] = read_idx(found)
-    return LabelledImages(**arrays, name=name)
+    return LabelledImages(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], name=name)
 
 
-def _keras_load(dataset):
+def _keras_load(dataset: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``keras.datasets.<dataset>.load_data()`` (a seam that tests replace)."""
     import keras
 
@@ -262,13 +265,13 @@ _KERAS_CACHE_FILES = {
 }
 
 
-def _keras_cache_dir():
+def _keras_cache_dir() -> str:
     from keras.src.backend import config
 
     return os.path.join(os.path.expanduser(config.keras_home()), "datasets")
 
 
-def _unreadable(path):
+def _unreadable(path: str) -> bool:
     """Whether a cached file fails to read back whole (a damaged zip or gzip stream)."""
     import zipfile
     import zlib
@@ -286,7 +289,7 @@ def _unreadable(path):
     return False
 
 
-def _keras_or_idx(dataset, name, directory):
+def _keras_or_idx(dataset: str, name: str, directory: str | os.PathLike[str] | None) -> LabelledImages:
     if directory is not None:
         return _from_idx_directory(os.fspath(directory), name)
     try:
@@ -308,7 +311,7 @@ def _keras_or_idx(dataset, name, directory):
     return LabelledImages(x_train, y_train, x_test, y_test, name=name)
 
 
-def mnist(directory=None):
+def mnist(directory: str | os.PathLike[str] | None = None) -> LabelledImages:
     """MNIST: 60,000 + 10,000 handwritten digits, 28 × 28, labels 0-9.
 
     Args:
@@ -327,7 +330,7 @@ def mnist(directory=None):
     return _keras_or_idx("mnist", "MNIST", directory)
 
 
-def fashion_mnist(directory=None):
+def fashion_mnist(directory: str | os.PathLike[str] | None = None) -> LabelledImages:
     """Fashion-MNIST: 60,000 + 10,000 clothing images, 28 × 28, 10 classes.
 
     Same arguments, return value and errors as :func:`mnist` (same IDX file names).
@@ -335,7 +338,7 @@ def fashion_mnist(directory=None):
     return _keras_or_idx("fashion_mnist", "Fashion-MNIST", directory)
 
 
-def digits(test_size=0.2, seed=0):
+def digits(test_size: float = 0.2, seed: int = 0) -> LabelledImages:
     """scikit-learn's 1,797 handwritten digits, 8 × 8, values scaled to [0, 1]; offline.
 
     Args:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae.data.base import GroundTruthData
 
@@ -53,7 +54,7 @@ _LEFT_WALL_VALUE = 0.75
 _SUPERSAMPLE = 4
 
 
-def hue_to_rgb(hue):
+def hue_to_rgb(hue: ArrayLike) -> np.ndarray:
     """RGB of fully saturated, full-value HSV colours.
 
     Args:
@@ -69,7 +70,7 @@ def hue_to_rgb(hue):
     return np.clip(np.abs(sector - 3.0) - 1.0, 0.0, 1.0).astype(np.float32)
 
 
-def _inside(shape, u, v, height):
+def _inside(shape: int, u: np.ndarray, v: np.ndarray, height: float) -> np.ndarray:
     """Whether points (u, v) in the object's frame (centre at 0, y up) are inside it."""
     half = height / 2.0
     if shape == 0:  # cube: a square
@@ -84,7 +85,7 @@ def _inside(shape, u, v, height):
 
 
 @functools.lru_cache(maxsize=1)
-def object_masks():
+def object_masks() -> np.ndarray:
     """Anti-aliased object coverage for every (scale, shape, orientation).
 
     Returns:
@@ -109,7 +110,7 @@ def object_masks():
     return masks
 
 
-def corner_columns():
+def corner_columns() -> np.ndarray:
     """First column of the bright (right) wall for each orientation.
 
     The room's corner sits at x = 32 + 0.6 · orientation (degrees), between 14 and 50;
@@ -123,7 +124,7 @@ def corner_columns():
 
 
 @functools.lru_cache(maxsize=1)
-def _object_box():
+def _object_box() -> tuple[tuple[slice, slice], np.ndarray]:
     """The smallest window holding every object, and the masks cropped to it."""
     masks = object_masks()
     covered = masks.reshape(-1, _SIZE, _SIZE).max(axis=0) > 0
@@ -153,7 +154,7 @@ class Shapes2D(GroundTruthData):
     factor_values = SHAPES_FACTOR_VALUES
     observation_shape = (_SIZE, _SIZE, 3)
 
-    def _render(self, factors):
+    def _render(self, factors: np.ndarray) -> np.ndarray:
         # Fill the floor and wall bands with their colours, darken the left wall, then blend
         # the object colour in with its coverage c, x <- x + c (object − x), inside the
         # small window that holds every object (28 x 28 pixels).
@@ -174,7 +175,7 @@ class Shapes2D(GroundTruthData):
         return out
 
 
-def shapes3d():
+def shapes3d() -> Shapes2D:
     """The procedural Shapes3D-like colour data set (:class:`Shapes2D`), offline.
 
     Returns:

@@ -21,9 +21,13 @@ and ``as_tf_dataset`` use the modified sampling without knowing about it.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from refvae.checks import RandomLike
 from refvae.data.base import GroundTruthData, as_generator, check_count
 
 __all__ = [
@@ -38,15 +42,18 @@ __all__ = [
 
 CONFIGURATIONS = ("A", "B", "C", "D")
 
+# A held-out combination: {factor name: value index or list of value indices}.
+Combination: TypeAlias = dict[str, int | Sequence[int]]
 
-def _factor_position(names, factor, name):
+
+def _factor_position(names: tuple[str, ...], factor: str | int, name: str) -> int:
     """Column of ``factor`` (a name in ``names`` or an int index)."""
     if isinstance(factor, str):
         if factor not in names:
             raise ValueError(f"{name} must be one of {names}, got {factor!r}")
         return names.index(factor)
     if isinstance(factor, numbers.Integral) and not isinstance(factor, bool) and (
-            0 <= factor < len(names)):
+            0 <= int(factor) < len(names)):
         return int(factor)
     raise ValueError(f"{name} must be a factor name {names} or an index "
                      f"0..{len(names) - 1}, got {factor!r}")
@@ -55,7 +62,7 @@ def _factor_position(names, factor, name):
 class _Wrapper(GroundTruthData):
     """Shares the wrapped data set's factors, renderer and indexing."""
 
-    def __init__(self, data):
+    def __init__(self, data: GroundTruthData) -> None:
         if not isinstance(data, GroundTruthData):
             raise TypeError(f"data must be a GroundTruthData, got {type(data).__name__}")
         self.data = data
@@ -64,22 +71,22 @@ class _Wrapper(GroundTruthData):
         self.observation_shape = tuple(data.observation_shape)
         self.factor_values = data.factor_values
 
-    def index_of(self, factors):
+    def index_of(self, factors: ArrayLike) -> np.ndarray:
         return self.data.index_of(factors)
 
-    def factors_of(self, index):
+    def factors_of(self, index: ArrayLike) -> np.ndarray:
         return self.data.factors_of(index)
 
-    def observations_from_indices(self, indices):
+    def observations_from_indices(self, indices: ArrayLike) -> np.ndarray:
         return self.data.observations_from_indices(indices)
 
-    def observations_from_factors(self, factors):
+    def observations_from_factors(self, factors: ArrayLike) -> np.ndarray:
         return self.data.observations_from_factors(factors)
 
 
 # --- correlated factors ------------------------------------------------------------------
 
-def comonotone_coupling(size_a, size_b):
+def comonotone_coupling(size_a: int, size_b: int) -> np.ndarray:
     """The joint table of two discrete uniforms coupled monotonically.
 
     P[a, b] = |[a/A, (a+1)/A) ∩ [b/B, (b+1)/B)|: both indices are quantiles of one uniform
@@ -96,18 +103,18 @@ def comonotone_coupling(size_a, size_b):
     return np.clip(upper - lower, 0.0, None)
 
 
-def index_correlation(joint):
+def index_correlation(joint: ArrayLike) -> float:
     """Pearson correlation of the row and column indices under a joint table."""
-    joint = np.asarray(joint, dtype=np.float64) / np.sum(joint)
-    a = np.arange(joint.shape[0], dtype=np.float64)
-    b = np.arange(joint.shape[1], dtype=np.float64)
-    pa, pb = joint.sum(1), joint.sum(0)
+    table: np.ndarray = np.asarray(joint, dtype=np.float64) / np.sum(joint)
+    a = np.arange(table.shape[0], dtype=np.float64)
+    b = np.arange(table.shape[1], dtype=np.float64)
+    pa, pb = table.sum(1), table.sum(0)
     mean_a, mean_b = pa @ a, pb @ b
-    covariance = (a - mean_a) @ joint @ (b - mean_b)
+    covariance = (a - mean_a) @ table @ (b - mean_b)
     return covariance / np.sqrt((pa @ (a - mean_a) ** 2) * (pb @ (b - mean_b) ** 2))
 
 
-def joint_configuration(name, size_a, size_b):
+def joint_configuration(name: str, size_a: int, size_b: int) -> np.ndarray:
     """The joint tables A-D of 001 §6.1 (Figure 5a), as refvae constructs them.
 
     With u_a = a / (A − 1) and u_b = b / (B − 1) in [0, 1]:
@@ -156,7 +163,7 @@ class CorrelatedFactors(_Wrapper):
         joint: float64 ``[|V_a|, |V_b|]``, the sampling table (sums to 1).
     """
 
-    def __init__(self, data, factor_a, factor_b, joint):
+    def __init__(self, data: GroundTruthData, factor_a: str | int, factor_b: str | int, joint: ArrayLike) -> None:
         super().__init__(data)
         self.factor_a = _factor_position(self.factor_names, factor_a, "factor_a")
         self.factor_b = _factor_position(self.factor_names, factor_b, "factor_b")
@@ -174,7 +181,7 @@ class CorrelatedFactors(_Wrapper):
         self._cumulative = np.cumsum(self.joint.reshape(-1))
         self._cumulative[-1] = 1.0
 
-    def sample_factors(self, n, rng):
+    def sample_factors(self, n: int, rng: RandomLike) -> np.ndarray:
         """n factor vectors: the pair from ``joint``, the others uniform (int64 ``[n, K]``)."""
         n = check_count(n)
         rng = as_generator(rng)
@@ -185,16 +192,17 @@ class CorrelatedFactors(_Wrapper):
             cells, self.joint.shape[1])
         return factors.astype(np.int64)
 
-    def _epoch_indices(self, rng):
+    def _epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
         return self.data.index_of(self.sample_factors(self.num_observations, rng))
 
     @property
-    def correlation(self):
+    def correlation(self) -> float:
         """Pearson correlation of the two factor indices under ``joint``."""
         return float(index_correlation(self.joint))
 
 
-def correlated(data, factor_a, factor_b, strength=None, joint=None, configuration=None):
+def correlated(data: GroundTruthData, factor_a: str | int, factor_b: str | int, strength: float | None = None,
+               joint: ArrayLike | None = None, configuration: str | None = None) -> CorrelatedFactors:
     """Makes two factors of ``data`` dependent (001 §6.1).
 
     Give exactly one of:
@@ -238,6 +246,7 @@ def correlated(data, factor_a, factor_b, strength=None, joint=None, configuratio
         joint = (1.0 - abs(strength)) / (size_a * size_b) + abs(strength) * coupling
     elif configuration is not None:
         joint = joint_configuration(configuration, size_a, size_b)
+    assert joint is not None  # exactly one of strength, joint and configuration was given (checked above)
     return CorrelatedFactors(data, a, b, joint)
 
 
@@ -253,22 +262,23 @@ class HeldOutSplit(_Wrapper):
         held_out_mask: bool ``[num_grid_points]``, True where held out (shared by both).
     """
 
-    def __init__(self, data, indices, held_out_mask, test=None):
+    def __init__(self, data: GroundTruthData, indices: np.ndarray, held_out_mask: np.ndarray,
+                 test: HeldOutSplit | None = None) -> None:
         super().__init__(data)
         self.indices = indices
         self.held_out_mask = held_out_mask
         self.test = test
 
     @property
-    def num_observations(self):
+    def num_observations(self) -> int:
         """Grid points in this split."""
         return len(self.indices)
 
-    def is_held_out(self, factors):
+    def is_held_out(self, factors: ArrayLike) -> np.ndarray:
         """Whether each factor vector ``[n, K]`` is a held-out combination (bool ``[n]``)."""
         return self.held_out_mask[self.data.index_of(factors)]
 
-    def sample_factors(self, n, rng):
+    def sample_factors(self, n: int, rng: RandomLike) -> np.ndarray:
         """n factor vectors uniform over this split's grid points (int64 ``[n, K]``)."""
         n = check_count(n)
         rng = as_generator(rng)
@@ -276,21 +286,21 @@ class HeldOutSplit(_Wrapper):
             raise ValueError("this split is empty: nothing to sample")
         return self.data.factors_of(self.indices[rng.integers(0, len(self.indices), n)])
 
-    def _epoch_indices(self, rng):
+    def _epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
         return rng.permutation(self.indices)
 
 
-def _combination_mask(data, combination, names):
+def _combination_mask(data: GroundTruthData, combination: Combination, names: tuple[str, ...]) -> np.ndarray:
     if not isinstance(combination, dict) or not combination:
         raise TypeError("each combination must be a non-empty dict {factor name: value index "
                         f"or list of value indices}}, got {combination!r}")
     grids = np.indices(data.factor_sizes, sparse=True)
     mask = np.ones(data.factor_sizes, dtype=bool)
-    for factor, values in combination.items():
+    for factor, chosen in combination.items():
         if factor not in names:
             raise ValueError(f"unknown factor {factor!r} in combinations; factors are {names}")
         position = names.index(factor)
-        values = np.atleast_1d(np.asarray(values))
+        values = np.atleast_1d(np.asarray(chosen))
         size = data.factor_sizes[position]
         if not np.issubdtype(values.dtype, np.integer) or values.ndim != 1 or (
                 values < 0).any() or (values >= size).any():
@@ -300,7 +310,9 @@ def _combination_mask(data, combination, names):
     return mask.reshape(-1)
 
 
-def held_out(data, combinations, allow_missing_values=False):
+def held_out(data: GroundTruthData,
+             combinations: Combination | Sequence[Combination] | Callable[[np.ndarray], ArrayLike],
+             allow_missing_values: bool = False) -> HeldOutSplit:
     """Removes factor combinations from training and keeps them as a test split (002 §5.5).
 
     Args:

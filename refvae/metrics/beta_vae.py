@@ -23,7 +23,7 @@ from refvae.metrics import inputs, registry, sampling
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["MIN_FACTORS", "beta_vae_features", "beta_vae_features_from_pool", "beta_vae_score",
            "beta_vae_score_from_features", "check_defined"]
@@ -39,7 +39,7 @@ def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
                            why="its classifier tells apart which factor was held fixed")
 
 
-def beta_vae_features(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def beta_vae_features(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                       num_points: int, batch_size: int = 64, points_per_call: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Features [num_points, D] and labels [num_points] of the BetaVAE score.
 
@@ -48,6 +48,7 @@ def beta_vae_features(data: GroundTruthData, representation: Representation, rng
     """
     sizes = inputs.check_data(data)
     check_defined(sizes, inputs.data_name(data))
+    rng = checks.rng(rng)
     num_factors = len(sizes)
     features, labels = [], []
     for start in range(0, num_points, points_per_call):
@@ -126,7 +127,7 @@ def beta_vae_score_from_features(train_features: ArrayLike, train_labels: ArrayL
     }
 
 
-def beta_vae_score(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def beta_vae_score(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                    batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000) -> dict[str, Any]:
     """BetaVAE score of ``representation`` on a ground-truth data set.
 

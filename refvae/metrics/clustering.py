@@ -18,6 +18,7 @@ The value divided by H(y) is returned as "normalized_mig".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,12 +28,12 @@ from refvae import checks
 from refvae.metrics import discrete, inputs, sampling
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["unsupervised_accuracy", "cluster_assignment", "concrete_mig", "compute_concrete_mig"]
 
 
-def _check_ids(cluster_ids, labels):
+def _check_ids(cluster_ids: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     cluster_ids = np.asarray(cluster_ids)
     labels = np.asarray(labels)
     if cluster_ids.ndim != 1 or labels.ndim != 1:
@@ -77,7 +78,7 @@ def unsupervised_accuracy(cluster_ids: ArrayLike, labels: ArrayLike) -> float:
         1.0
     """
     _, correct = cluster_assignment(cluster_ids, labels)
-    return correct / len(cluster_ids)
+    return correct / np.shape(cluster_ids)[0]
 
 
 def concrete_mig(concrete_codes: ArrayLike, continuous_codes: ArrayLike, labels: ArrayLike, num_bins: int = 20) -> dict[str, Any]:
@@ -132,9 +133,9 @@ def concrete_mig(concrete_codes: ArrayLike, continuous_codes: ArrayLike, labels:
     }
 
 
-def compute_concrete_mig(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
-                         concrete_dims: ArrayLike, factor: int = 0, num_points: int = 10000, batch_size: int = 16,
-                         num_bins: int = 20) -> dict[str, Any]:
+def compute_concrete_mig(data: FactorData, representation: Representation, rng: np.random.Generator | int,
+                         concrete_dims: Sequence[int] | np.ndarray | slice, factor: int = 0, num_points: int = 10000,
+                         batch_size: int = 16, num_bins: int = 20) -> dict[str, Any]:
     """``concrete_mig`` of a representation whose codes hold a Concrete block.
 
     Args:

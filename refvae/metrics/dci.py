@@ -26,7 +26,7 @@ from refvae.metrics import inputs, registry, sampling
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["MIN_FACTORS", "check_defined", "dci", "dci_from_importance", "importance_matrix", "compute_dci",
            "IMPORTANCE_METHODS"]
@@ -45,13 +45,13 @@ def check_defined(factor_sizes: ArrayLike, where: str = "the data") -> None:
     inputs.require_factors("DCI", factor_sizes, MIN_FACTORS, where=where, why=_WHY)
 
 
-def _normalised_entropy(probabilities, base, axis):
+def _normalised_entropy(probabilities: np.ndarray, base: float, axis: int) -> np.ndarray:
     """Entropy in base ``base`` of the (renormalised) columns/rows of a non-negative array."""
     probabilities = probabilities / probabilities.sum(axis=axis, keepdims=True)
     return -np.sum(probabilities * np.log(probabilities), axis=axis) / np.log(base)
 
 
-def dci_from_importance(importance: str) -> dict[str, Any]:
+def dci_from_importance(importance: ArrayLike) -> dict[str, Any]:
     """Disentanglement and completeness of an importance matrix R [D codes, K factors].
 
     Args:
@@ -89,7 +89,8 @@ def dci_from_importance(importance: str) -> dict[str, Any]:
     }
 
 
-def _predictor(importance, seed):
+def _predictor(importance: str, seed: int) -> Any:
+    """An unfitted scikit-learn classifier for the ``importance`` method."""
     if importance == "gradient_boosting":
         from sklearn.ensemble import GradientBoostingClassifier
 
@@ -110,7 +111,7 @@ def _predictor(importance, seed):
     return LogisticRegression(max_iter=1000)
 
 
-def _split_gains(model, num_codes):
+def _split_gains(model: Any, num_codes: int) -> np.ndarray:
     """The importance of each code in a fitted ``HistGradientBoostingClassifier``: the gain of every
     split on it, summed over all trees and normalised to sum to 1, the quantity
     ``GradientBoostingClassifier.feature_importances_`` sums (there the impurity decrease of
@@ -128,8 +129,8 @@ def _split_gains(model, num_codes):
     return gains / total if total > 0 else gains
 
 
-def importance_matrix(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
-                      test_factors: ArrayLike, importance: str = "gradient_boosting",
+def importance_matrix(train_codes: np.ndarray, train_factors: np.ndarray, test_codes: np.ndarray,
+                      test_factors: np.ndarray, importance: str = "gradient_boosting",
                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Importance matrix R [D, K] and train/test accuracies of one classifier per factor.
 
@@ -224,7 +225,7 @@ def dci(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
     }
 
 
-def compute_dci(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def compute_dci(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                 num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
                 importance: str = "gradient_boosting") -> dict[str, Any]:
     """DCI of ``representation`` on fresh train and test points sampled from ``data``.

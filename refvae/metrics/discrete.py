@@ -13,7 +13,13 @@ Example:
     [0, 0, 1, 1]
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
 from refvae.metrics.inputs import check_codes
@@ -31,7 +37,7 @@ MAX_HISTOGRAM_CELLS = 2**24
 _DISCRETIZE_ROWS = 1 << 13
 
 
-def discretize(codes, num_bins=20):
+def discretize(codes: ArrayLike, num_bins: int = 20) -> np.ndarray:
     """Histogram discretisation of each code into ``num_bins`` equal-width bins.
 
     The disentanglement_lib convention: the edges are ``np.histogram``'s over the code's own
@@ -85,11 +91,11 @@ def _discretize(codes, num_bins, dtype):
     return labels
 
 
-def _label_dtype(num_labels):
+def _label_dtype(num_labels: int) -> type:
     return np.uint8 if num_labels <= 256 else np.uint16 if num_labels <= 65536 else np.int64
 
 
-def code_factor_mutual_info(codes, factors, num_bins=20):
+def code_factor_mutual_info(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """I(z_j; v_k) [D, K] of codes discretised as ``discretize`` does, and H(v_k) [K], in nats:
     ``discrete_mutual_info_matrix(discretize(codes, num_bins), factors)`` with the labels held in
     the smallest integer type (MIG's and modularity's path; the same numbers)."""
@@ -104,7 +110,8 @@ def code_factor_mutual_info(codes, factors, num_bins=20):
     return np.maximum(mutual_info, 0.0), factor_entropy
 
 
-def check_histogram_size(num_codes, num_code_labels, factor_sizes, name="num_bins", of="factor", at_least=False):
+def check_histogram_size(num_codes: int, num_code_labels: int, factor_sizes: Iterable[int], name: str = "num_bins",
+                         of: str = "factor", at_least: bool = False) -> None:
     """Refuse, before any work, a joint histogram of more than ``MAX_HISTOGRAM_CELLS`` cells.
 
     ``discrete_mutual_info_matrix`` histograms every code with each factor: num_codes ×
@@ -135,7 +142,7 @@ def check_histogram_size(num_codes, num_code_labels, factor_sizes, name="num_bin
         )
 
 
-def as_labels(values):
+def as_labels(values: ArrayLike) -> tuple[np.ndarray, list[int]]:
     """Column-wise compact labels 0 … n_k − 1 of a discrete array [N, K] and their counts n_k.
 
     Non-negative integer columns with a small maximum are used as they are (empty values
@@ -155,7 +162,7 @@ def as_labels(values):
     return labels, sizes
 
 
-def _entropy_from_counts(counts, total, axis=None):
+def _entropy_from_counts(counts: ArrayLike, total: float, axis: int | None = None) -> np.ndarray | float:
     """Σ_b (n_b/N) log(N/n_b) of histogram counts (over ``axis``).
 
     Written per cell, not as log N − (1/N) Σ n_b log n_b: a value that holds all N points
@@ -168,9 +175,10 @@ def _entropy_from_counts(counts, total, axis=None):
     return np.sum(terms, axis=axis) / total
 
 
-def discrete_entropy(labels):
+def discrete_entropy(labels: ArrayLike) -> np.ndarray:
     """Plug-in entropy (nats) of each column of a discrete array [N, K] -> [K]."""
-    labels, sizes = as_labels(np.asarray(labels).reshape(len(labels), -1))
+    array = np.asarray(labels)
+    labels, sizes = as_labels(array.reshape(len(array), -1))
     total = labels.shape[0]
     return np.array(
         [float(_entropy_from_counts(np.bincount(labels[:, k], minlength=sizes[k]), total)) for k in range(labels.shape[1])]
@@ -191,7 +199,9 @@ def _mutual_info_of_columns(columns, num_codes, width, factor_labels, factor_siz
     so a first call does not pay for touching fresh memory (benchmarks/bench_mig_first_call.py).
     """
     num_points = factor_labels.shape[0]
-    groups, current, values = [], [], 1
+    groups: list[list[int]] = []
+    current: list[int] = []
+    values = 1
     for k, size in enumerate(factor_sizes):
         if current and values * size > _GROUP_VALUES:
             groups.append(current)
@@ -235,7 +245,18 @@ def _mutual_info_from_joint(pair, code_counts, factor_counts, num_points):
     return float(np.sum(pair * np.log(ratio)) / num_points)
 
 
-def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None, return_factor_entropy=False):
+@overload
+def discrete_mutual_info_matrix(code_labels: ArrayLike, factor_labels: ArrayLike, num_code_labels: int | None = None,
+                                return_factor_entropy: Literal[False] = False) -> np.ndarray: ...
+
+
+@overload
+def discrete_mutual_info_matrix(code_labels: ArrayLike, factor_labels: ArrayLike, num_code_labels: int | None = None, *,
+                                return_factor_entropy: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def discrete_mutual_info_matrix(code_labels: ArrayLike, factor_labels: ArrayLike, num_code_labels: int | None = None,
+                                return_factor_entropy: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Plug-in I(code_j; factor_k) in nats for every pair: [D, K].
 
     For each code and each group of factors one joint histogram is built with a single
@@ -264,6 +285,7 @@ def discrete_mutual_info_matrix(code_labels, factor_labels, num_code_labels=None
     if num_code_labels is None:
         code_labels, code_sizes = as_labels(code_labels)
     else:
+        code_labels = np.asarray(code_labels)
         code_sizes = [int(num_code_labels)] * code_labels.shape[1]
     factor_labels, factor_sizes = as_labels(factor_labels)
     num_points, num_codes = code_labels.shape

@@ -5,7 +5,10 @@ log q(z_j | v_k) of posterior samples under the mixture of the N posteriors of a
 computed in bounded memory whatever N.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -22,7 +25,7 @@ _TINY_SUM = 1e-30  # float32 sums below this are recomputed in float64
 MAX_CHUNK_ELEMENTS = 2**26
 
 
-def check_chunk_elements(chunk_elements, name="chunk_elements"):
+def check_chunk_elements(chunk_elements: int, name: str = "chunk_elements") -> int:
     """``chunk_elements`` as an int in 1 … ``MAX_CHUNK_ELEMENTS`` (it sets the memory of a step)."""
     chunk_elements = checks.integer(chunk_elements, name)
     if chunk_elements > MAX_CHUNK_ELEMENTS:
@@ -33,7 +36,9 @@ def check_chunk_elements(chunk_elements, name="chunk_elements"):
     return chunk_elements
 
 
-def gaussian_mixture_log_means(z, sample_index, loc, scale, grid_shape=None, factors=(), chunk_elements=2**23):
+def gaussian_mixture_log_means(z: np.ndarray, sample_index: np.ndarray, loc: np.ndarray, scale: np.ndarray,
+                               grid_shape: Sequence[int] | None = None, factors: Iterable[int] = (),
+                               chunk_elements: int = 2**23) -> tuple[np.ndarray, np.ndarray]:
     """Chunked log-mean-exp of 1-D Gaussian mixtures over all N components, per dimension.
 
     For each sample z[i, j] and dimension j this returns
@@ -86,7 +91,7 @@ def gaussian_mixture_log_means(z, sample_index, loc, scale, grid_shape=None, fac
             total = tf.reduce_sum(partial, axis=list(range(1, last + 1)))
         else:
             total = tf.reduce_sum(grid, axis=1)
-        conditional = []
+        conditional: list[tf.Tensor] = []
         for k in factors:
             if k == last:
                 sums = tf.reduce_sum(tf.reshape(grid, [-1, num_components // grid_shape[-1], grid_shape[-1]]), axis=1)
@@ -97,7 +102,7 @@ def gaussian_mixture_log_means(z, sample_index, loc, scale, grid_shape=None, fac
 
     log_marginal = np.empty((num_samples, num_dims))
     log_conditional = np.empty((len(factors), num_samples, num_dims))
-    value_columns = values[:, list(factors)] if factors else np.zeros((num_samples, 0), dtype=np.int64)
+    value_columns = values[:, list(factors)] if values is not None else np.zeros((num_samples, 0), dtype=np.int64)
     subset_sizes = np.array([num_components // grid_shape[k] for k in factors], dtype=np.float64)
     for j in range(num_dims):
         loc_j = tf.constant(loc[:, j], tf.float32)
@@ -127,7 +132,8 @@ def gaussian_mixture_log_means(z, sample_index, loc, scale, grid_shape=None, fac
     return log_marginal, log_conditional
 
 
-def _exact_log_means(z_value, loc_j, scale_j, grid_shape, factors, sample_values):
+def _exact_log_means(z_value: float, loc_j: np.ndarray, scale_j: np.ndarray, grid_shape: tuple[int, ...],
+                     factors: tuple[int, ...], sample_values: np.ndarray) -> tuple[float, np.ndarray]:
     """Float64 log-mean-exp for one sample (the underflow fallback)."""
     from scipy.special import logsumexp
 

@@ -19,10 +19,17 @@ Example:
     ValueError: DCI is undefined on digits: it needs at least 2 factors and digits has 1 (factor sizes (10,))
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from refvae.data.base import FactorData
 
 __all__ = [
     "check_codes",
@@ -37,7 +44,7 @@ __all__ = [
 ]
 
 
-def check_codes(codes, name="codes", min_dims=1):
+def check_codes(codes: ArrayLike, name: str = "codes", min_dims: int = 1) -> np.ndarray:
     """Codes as a finite float64 array [N, D] with N >= 1 and D >= ``min_dims``."""
     if np.iscomplexobj(codes):
         # a float64 cast would drop the imaginary part with only a ComplexWarning
@@ -57,7 +64,7 @@ def check_codes(codes, name="codes", min_dims=1):
     return array
 
 
-def check_factors(factors, name="factors"):
+def check_factors(factors: ArrayLike, name: str = "factors") -> np.ndarray:
     """Discrete factors as an int64 array [N, K] (integer-valued floats accepted)."""
     array = np.asarray(factors)
     if array.ndim == 1:
@@ -75,7 +82,7 @@ def check_factors(factors, name="factors"):
     return array.astype(np.int64)
 
 
-def check_same_length(**arrays):
+def check_same_length(**arrays: ArrayLike) -> None:
     """Raise ValueError unless all given arrays have the same number of rows."""
     lengths = {name: np.shape(array)[0] for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
@@ -83,7 +90,7 @@ def check_same_length(**arrays):
         raise ValueError(f"the inputs must have the same number of rows (N): {described}")
 
 
-def check_data(data, name="data"):
+def check_data(data: FactorData, name: str = "data") -> tuple[int, ...]:
     """Check the ground-truth data protocol; return the factor sizes as a tuple of ints."""
     for attribute in ("factor_sizes", "sample_factors", "observations_from_factors"):
         if not hasattr(data, attribute):
@@ -97,12 +104,13 @@ def check_data(data, name="data"):
     return sizes
 
 
-def check_representation(representation, name="representation"):
+def check_representation(representation: object, name: str = "representation") -> None:
+    """Raise TypeError unless ``representation`` is a callable (observations -> codes [n, D])."""
     if not callable(representation):
         raise TypeError(f"{name} must be a callable: observations -> codes [n, D]")
 
 
-def check_factor_sizes(factor_sizes, name="factor_sizes"):
+def check_factor_sizes(factor_sizes: Any, name: str = "factor_sizes") -> tuple[int, ...]:
     """Factor sizes |V_k| as a tuple of ints; whole-valued floats (4.0) are accepted, 3.7, NaN,
     inf and bools are refused (a size is a count of values: truncating 3.7 to 3 would drop one)."""
     if isinstance(factor_sizes, (str, bytes)) or not hasattr(factor_sizes, "__iter__"):
@@ -114,17 +122,18 @@ def check_factor_sizes(factor_sizes, name="factor_sizes"):
                             f"got {type(size).__name__} {size!r}")
         if not math.isfinite(size) or size != math.floor(size):
             raise ValueError(f"{name}[{k}] must be a whole number of values, got {size!r}")
-        sizes.append(int(size))
+        sizes.append(int(size))  # type: ignore[call-overload]  # a whole-valued Real, checked above
     return tuple(sizes)
 
 
-def data_name(data):
+def data_name(data: Any) -> str:
     """The name a message gives a data set: its ``name`` attribute, else its class name."""
     name = getattr(data, "name", None)
     return name if isinstance(name, str) and name else type(data).__name__
 
 
-def require_factors(metric, factor_sizes, min_factors, min_values=2, *, where="the data", why=""):
+def require_factors(metric: str, factor_sizes: Any, min_factors: int, min_values: int = 2, *, where: str = "the data",
+                    why: str = "") -> None:
     """Refuse data on which ``metric`` is undefined: fewer than ``min_factors`` factors, or a
     factor with fewer than ``min_values`` values.
 
@@ -156,7 +165,8 @@ def require_factors(metric, factor_sizes, min_factors, min_values=2, *, where="t
                              f"code to capture)")
 
 
-def require_factor_values(metric, factors, name="factors", min_factors=1, min_values=2, why=""):
+def require_factor_values(metric: str, factors: np.ndarray, name: str = "factors", min_factors: int = 1,
+                          min_values: int = 2, why: str = "") -> None:
     """``require_factors`` on the values a checked factor array [N, K] takes in its sample.
 
     Only whether a factor takes at least ``min_values`` values matters, so for the usual

@@ -35,7 +35,7 @@ from refvae.metrics import inputs, registry, sampling
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["MIN_FACTORS", "check_defined", "irs", "compute_irs"]
 
@@ -108,7 +108,7 @@ def irs(codes: ArrayLike, factors: ArrayLike, diff_quantile: float = 0.99) -> di
     }
 
 
-def compute_irs(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def compute_irs(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                 num_train: int = 10000, batch_size: int = 16, diff_quantile: float = 0.99) -> dict[str, Any]:
     """IRS of ``representation`` on ``num_train`` points sampled from ``data``.
 

@@ -25,7 +25,7 @@ from refvae.metrics import inputs, registry, sampling
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["MIN_FACTORS", "check_defined", "factor_vae_score", "factor_vae_votes", "factor_vae_votes_from_pool",
            "majority_vote_accuracy", "prune_dims"]
@@ -46,7 +46,7 @@ def prune_dims(global_variance: ArrayLike, prune_threshold: float = 0.05) -> np.
     return np.sqrt(np.asarray(global_variance, dtype=np.float64)) >= prune_threshold
 
 
-def factor_vae_votes(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def factor_vae_votes(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                      num_votes: int, global_variance: ArrayLike, active: ArrayLike, batch_size: int = 64,
                      votes_per_call: int = 8) -> np.ndarray:
     """Vote counts [D, K]: entry (j, k) counts the votes for code j with factor k fixed.
@@ -56,6 +56,8 @@ def factor_vae_votes(data: GroundTruthData, representation: Representation, rng:
     """
     sizes = inputs.check_data(data)
     check_defined(sizes, inputs.data_name(data))
+    rng = checks.rng(rng)
+    global_variance = np.asarray(global_variance, dtype=np.float64)
     active_index = np.flatnonzero(active)
     votes = np.zeros((global_variance.shape[0], len(sizes)), dtype=np.int64)
     for start in range(0, num_votes, votes_per_call):
@@ -124,7 +126,7 @@ def majority_vote_accuracy(train_votes: ArrayLike, eval_votes: ArrayLike) -> dic
     }
 
 
-def factor_vae_score(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def factor_vae_score(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                      batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000,
                      num_variance_estimate: int = 10000, prune_threshold: float = 0.05) -> dict[str, Any]:
     """FactorVAE score of ``representation`` on a ground-truth data set.

@@ -18,7 +18,7 @@ one a number comes from:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from refvae.metrics import discrete, gaussian_mixture, inputs, registry, samplin
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["MIN_FACTORS", "check_defined", "mig", "mig_from_mutual_info", "compute_mig", "mig_sampled"]
 
@@ -113,7 +113,7 @@ def mig(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20) -> dict[str, A
     }
 
 
-def compute_mig(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def compute_mig(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                 num_train: int = 10000, batch_size: int = 16, num_bins: int = 20) -> dict[str, Any]:
     """Histogram MIG of ``representation`` on ``num_train`` points sampled from ``data``.
 
@@ -138,7 +138,7 @@ def compute_mig(data: GroundTruthData, representation: Representation, rng: np.r
     return mig(codes, factors, num_bins=num_bins)
 
 
-def _check_num_samples(num_samples, num_codes, num_arrays):
+def _check_num_samples(num_samples: int, num_codes: int, num_arrays: int) -> int:
     """``num_samples`` checked so that its [S, D] arrays (``num_arrays`` of them) fit the limit."""
     num_samples = checks.integer(num_samples, "num_samples")
     values = num_samples * num_codes * num_arrays
@@ -151,7 +151,7 @@ def _check_num_samples(num_samples, num_codes, num_arrays):
     return num_samples
 
 
-def subgrid_factors(factor_sizes: ArrayLike, steps: Sequence[int]) -> tuple[np.ndarray, tuple[int, ...]]:
+def subgrid_factors(factor_sizes: Iterable[int], steps: Sequence[int]) -> tuple[np.ndarray, tuple[int, ...]]:
     """Every ``steps[k]``-th value of factor k, as a row-major grid (for ``mig_sampled``).
 
     The sampled MIG mixes over the whole grid, N = Π_k |V_k| points; on a CPU the dSprites
@@ -182,8 +182,9 @@ def subgrid_factors(factor_sizes: ArrayLike, steps: Sequence[int]) -> tuple[np.n
     return factors, sizes
 
 
-def mig_sampled(loc: ArrayLike, scale: ArrayLike, factor_sizes: ArrayLike, num_samples: int = 10000,
-                factors: Sequence[int] | None = None, seed: int = 0, chunk_elements: int = 2**23) -> dict[str, Any]:
+def mig_sampled(loc: ArrayLike, scale: ArrayLike, factor_sizes: Iterable[int], num_samples: int = 10000,
+                factors: Sequence[int] | None = None, seed: np.random.Generator | int = 0,
+                chunk_elements: int = 2**23) -> dict[str, Any]:
     """Sampled MIG of Gaussian posteriors over a whole factor grid (001 eqs 5-6).
 
     The data set is the full grid of ``factor_sizes`` in row-major order (point n has

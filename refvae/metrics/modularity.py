@@ -30,7 +30,7 @@ from refvae.metrics import discrete, inputs, registry, sampling
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["MIN_FACTORS", "check_defined", "modularity", "modularity_from_mutual_info", "explicitness",
            "compute_modularity"]
@@ -73,7 +73,7 @@ def modularity_from_mutual_info(mutual_info: ArrayLike) -> dict[str, Any]:
     return {"modularity": float(per_code.mean()), "per_code": per_code}
 
 
-def _macro_roc_auc(labels, probabilities, classes):
+def _macro_roc_auc(labels: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> float:
     """Mean over classes present (with both outcomes) of the one-vs-rest ROC-AUC."""
     from sklearn.metrics import roc_auc_score
 
@@ -85,9 +85,11 @@ def _macro_roc_auc(labels, probabilities, classes):
     return float(np.mean(scores))
 
 
-def explicitness(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
-                 test_factors: ArrayLike) -> tuple[float, float, np.ndarray]:
+def explicitness(train_codes: np.ndarray, train_factors: np.ndarray, test_codes: np.ndarray,
+                 test_factors: np.ndarray) -> tuple[float, float, np.ndarray]:
     """Explicitness: mean over factors of the macro ROC-AUC of a logistic regression.
+
+    The arrays are checked ones (``modularity`` checks them): codes float [N, D], factors int [N, K].
 
     Returns:
         (explicitness_train, explicitness_test, per_factor_test [K]).
@@ -136,7 +138,7 @@ def modularity(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20, test_co
     if (test_codes is None) != (test_factors is None):
         raise ValueError("pass both test_codes and test_factors, or neither")
     inputs.require_factor_values("modularity", factors, "factors", MIN_FACTORS, why=_WHY)
-    if test_codes is None:
+    if test_codes is None or test_factors is None:  # both None (checked above)
         test_codes, test_factors = codes, factors
     else:
         test_codes = inputs.check_codes(test_codes, "test_codes")
@@ -160,7 +162,7 @@ def modularity(codes: ArrayLike, factors: ArrayLike, num_bins: int = 20, test_co
     }
 
 
-def compute_modularity(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def compute_modularity(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                        num_train: int = 10000, num_test: int = 5000, batch_size: int = 16, num_bins: int = 20) -> dict[str, Any]:
     """Modularity and explicitness of ``representation`` on points sampled from ``data``.
 

@@ -19,6 +19,7 @@ moves with the data.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from refvae.metrics import gaussian_mixture, inputs, registry, sampling
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData
 
 __all__ = [
     "dimwise_mutual_information",
@@ -43,7 +44,7 @@ __all__ = [
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _check_gaussian(loc, scale):
+def _check_gaussian(loc: ArrayLike, scale: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     loc = inputs.check_codes(loc, "loc")
     scale = inputs.check_codes(scale, "scale")
     if scale.shape != loc.shape:
@@ -77,7 +78,7 @@ def active_dimensions(loc: ArrayLike, threshold: float = 0.01) -> np.ndarray:
 _MAX_SAMPLE_VALUES = 2**27 // 5
 
 
-def _check_num_samples(num_samples, num_codes):
+def _check_num_samples(num_samples: int, num_codes: int) -> int:
     num_samples = checks.integer(num_samples, "num_samples")
     if num_samples * num_codes > _MAX_SAMPLE_VALUES:
         raise ValueError(
@@ -88,7 +89,8 @@ def _check_num_samples(num_samples, num_codes):
     return num_samples
 
 
-def dimwise_mutual_information(loc: ArrayLike, scale: ArrayLike, num_samples: int | None = None, seed: int = 0,
+def dimwise_mutual_information(loc: ArrayLike, scale: ArrayLike, num_samples: int | None = None,
+                               seed: np.random.Generator | int = 0,
                                active_threshold: float = 0.01, chunk_elements: int = 2**23) -> dict[str, Any]:
     """I(x; z_j) for every dimension of Gaussian posteriors over a data set (nats).
 
@@ -137,7 +139,7 @@ def dimwise_mutual_information(loc: ArrayLike, scale: ArrayLike, num_samples: in
     }
 
 
-def compute_dimwise_mutual_information(data: GroundTruthData, posterior: Representation,
+def compute_dimwise_mutual_information(data: FactorData, posterior: sampling.Posterior,
                                        rng: np.random.Generator | int, num_points: int = 10000, batch_size: int = 64,
                                        **kwargs: Any) -> dict[str, Any]:
     """``dimwise_mutual_information`` over ``num_points`` points sampled from ``data``.
@@ -159,7 +161,8 @@ def compute_dimwise_mutual_information(data: GroundTruthData, posterior: Represe
     return dimwise_mutual_information(loc, scale, seed=rng, **kwargs)
 
 
-def posterior_dimwise_mutual_information(posterior, x, seed=0, batch_size=256):
+def posterior_dimwise_mutual_information(posterior: sampling.Posterior, x: np.ndarray,
+                                         seed: np.random.Generator | int = 0, batch_size: int = 256) -> dict[str, Any]:
     """I(x; z_j) of every unit over the data x (000 Fig 4), in nats, for a Gaussian posterior callable.
 
     Args:
@@ -177,7 +180,7 @@ def posterior_dimwise_mutual_information(posterior, x, seed=0, batch_size=256):
     return dimwise_mutual_information(loc, scale, seed=seed)
 
 
-def anchor_ranking(mutual_info, anchors):
+def anchor_ranking(mutual_info: ArrayLike, anchors: Iterable[int]) -> dict[str, Any]:
     """Whether the anchored units carry the most information (000 Fig 4).
 
     Args:

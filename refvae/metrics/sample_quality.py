@@ -14,14 +14,22 @@ Example::
     compare_sampling(model, scorer, x_test)   # {"prior": {...}, "marginals": {...}, "reference": {...}}
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from refvae import checks
+
+if TYPE_CHECKING:
+    from sklearn.neural_network import MLPClassifier
 
 __all__ = ["DigitsScorer", "compare_sampling", "frechet_distance"]
 
 
-def frechet_distance(features_a, features_b):
+def frechet_distance(features_a: ArrayLike, features_b: ArrayLike) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017)::
 
         d² = ‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^{1/2})
@@ -66,12 +74,12 @@ class DigitsScorer:
         seed: int seed of the classifier's initialisation.
     """
 
-    def __init__(self, hidden=64, seed=0):
+    def __init__(self, hidden: int = 64, seed: int = 0) -> None:
         self.hidden = checks.integer(hidden, "hidden")
         self.seed = seed
-        self.classifier = None
+        self.classifier: MLPClassifier | None = None
 
-    def fit(self, images, labels):
+    def fit(self, images: ArrayLike, labels: ArrayLike) -> DigitsScorer:
         """Train on real images [N, ...] in [0, 1] and integer labels [N]; returns self."""
         from sklearn.neural_network import MLPClassifier
 
@@ -82,37 +90,44 @@ class DigitsScorer:
         self.classifier = MLPClassifier((self.hidden,), max_iter=500, random_state=self.seed).fit(images, labels)
         return self
 
-    def _flat(self, images, check_fitted=True):
-        if check_fitted and self.classifier is None:
+    def _fitted(self) -> MLPClassifier:
+        if self.classifier is None:
             raise ValueError("the scorer is not fitted: call fit(images, labels) first")
+        return self.classifier
+
+    def _flat(self, images: ArrayLike, check_fitted: bool = True) -> np.ndarray:
+        if check_fitted:
+            self._fitted()
         images = np.asarray(images, dtype=np.float64)
         if images.ndim < 2 or len(images) < 1:
             raise ValueError(f"images must have shape [N, ...] with N >= 1, got {images.shape}")
         return images.reshape(len(images), -1)
 
-    def accuracy(self, images, labels):
+    def accuracy(self, images: ArrayLike, labels: ArrayLike) -> float:
         """Classification accuracy on labelled images."""
-        return float(self.classifier.score(self._flat(images), np.asarray(labels)))
+        return float(self._fitted().score(self._flat(images), np.asarray(labels)))
 
-    def confidence(self, images):
+    def confidence(self, images: ArrayLike) -> float:
         """Mean over images of the largest class probability (→ 1 for clear digits).
 
         A network classifier is over-confident off its data (uniform noise also scores
         > 0.8 on digits), so read it next to ``frechet_distance``, not alone.
         """
-        return float(np.mean(np.max(self.classifier.predict_proba(self._flat(images)), axis=1)))
+        return float(np.mean(np.max(self._fitted().predict_proba(self._flat(images)), axis=1)))
 
-    def features(self, images):
+    def features(self, images: ArrayLike) -> np.ndarray:
         """Hidden-layer activations [N, hidden]."""
         flat = self._flat(images)
-        return np.maximum(flat @ self.classifier.coefs_[0] + self.classifier.intercepts_[0], 0.0)
+        classifier = self._fitted()
+        return np.maximum(flat @ classifier.coefs_[0] + classifier.intercepts_[0], 0.0)
 
-    def frechet_distance(self, images, reference):
+    def frechet_distance(self, images: ArrayLike, reference: ArrayLike) -> float:
         """Fréchet distance between the features of ``images`` and of real ``reference`` images."""
         return frechet_distance(self.features(images), self.features(reference))
 
 
-def compare_sampling(model, scorer, reference, num_samples=1000, seed=0):
+def compare_sampling(model: Any, scorer: DigitsScorer, reference: np.ndarray, num_samples: int = 1000,
+                     seed: int = 0) -> dict[str, dict[str, float]]:
     """Generated digits from N(0, I) vs Π_j q(z_j) (000 §6.3), scored against real images.
 
     Args:
@@ -129,7 +144,7 @@ def compare_sampling(model, scorer, reference, num_samples=1000, seed=0):
         "reference": {"confidence"}}.
     """
     num_samples = checks.integer(num_samples, "num_samples", 2)
-    results = {"reference": {"confidence": scorer.confidence(reference)}}
+    results: dict[str, dict[str, float]] = {"reference": {"confidence": scorer.confidence(reference)}}
     for source in ("prior", "marginals"):
         images = np.asarray(model.sample(num_samples, source=source, seed=seed, reference=reference))
         results[source] = {"confidence": scorer.confidence(images),

@@ -10,13 +10,25 @@ Example:
     >>> codes, factors = sample_representation(data, representation, 1000, rng=0)
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from refvae import checks
 from refvae.metrics.inputs import check_data, check_factors, check_representation, check_same_length
+
+if TYPE_CHECKING:
+    from refvae.data.base import FactorData, Representation
+
+# A Gaussian encoder as the metrics call it: observations [n, ...] -> a distribution with
+# ``loc`` and ``scale`` [n, D] (``model.posterior``) or a (loc, scale) pair.
+Posterior = Callable[[np.ndarray], Any]
 
 __all__ = ["FactorGroups", "MAX_POINTS", "check_num_points", "encode", "posterior_moments", "sample_factors",
            "sample_representation", "split_train_test"]
@@ -26,7 +38,7 @@ __all__ = ["FactorGroups", "MAX_POINTS", "check_num_points", "encode", "posterio
 MAX_POINTS = 2**24
 
 
-def check_num_points(num_points, name="num_points"):
+def check_num_points(num_points: int, name: str = "num_points") -> int:
     """``num_points`` as an int in 1 … ``MAX_POINTS``, checked before anything is sampled."""
     num_points = checks.integer(num_points, name)
     if num_points > MAX_POINTS:
@@ -37,9 +49,10 @@ def check_num_points(num_points, name="num_points"):
     return num_points
 
 
-def encode(data, representation, factors, batch_size=64, name="representation"):
+def encode(data: FactorData, representation: Representation, factors: np.ndarray, batch_size: int = 64,
+           name: str = "representation") -> np.ndarray:
     """Codes [n, D] of the observations of ``factors`` [n, K], encoded in batches."""
-    codes = []
+    batches = []
     for start in range(0, factors.shape[0], batch_size):
         observations = data.observations_from_factors(factors[start : start + batch_size])
         batch_codes = np.asarray(representation(observations), dtype=np.float64)
@@ -49,14 +62,14 @@ def encode(data, representation, factors, batch_size=64, name="representation"):
                 f"{name} must map {expected} observations to codes [{expected}, D], "
                 f"got shape {batch_codes.shape}"
             )
-        codes.append(batch_codes)
-    codes = np.concatenate(codes, axis=0)
+        batches.append(batch_codes)
+    codes = np.concatenate(batches, axis=0)
     if not np.all(np.isfinite(codes)):
         raise ValueError(f"{name} returned non-finite codes")
     return codes
 
 
-def sample_factors(data, num_points, rng, name="data"):
+def sample_factors(data: FactorData, num_points: int, rng: np.random.Generator, name: str = "data") -> np.ndarray:
     """``data.sample_factors(num_points, rng)`` checked to be an int array [num_points, K]."""
     sizes = check_data(data, name)
     factors = check_factors(data.sample_factors(num_points, rng), name=f"{name}.sample_factors(...)")
@@ -68,7 +81,9 @@ def sample_factors(data, num_points, rng, name="data"):
     return factors
 
 
-def sample_representation(data, representation, num_points, rng, batch_size=64, name="num_points"):
+def sample_representation(data: FactorData, representation: Representation, num_points: int,
+                          rng: np.random.Generator | int, batch_size: int = 64,
+                          name: str = "num_points") -> tuple[np.ndarray, np.ndarray]:
     """Sample ``num_points`` factor vectors uniformly and encode their observations.
 
     Args:
@@ -92,7 +107,7 @@ def sample_representation(data, representation, num_points, rng, batch_size=64, 
     return encode(data, representation, factors, batch_size), factors
 
 
-def split_train_test(*arrays, train_fraction=0.8):
+def split_train_test(*arrays: ArrayLike, train_fraction: float = 0.8) -> list[np.ndarray]:
     """Split arrays by rows: the first ceil(N · train_fraction) rows train, the rest test.
 
     The points a metric samples are independent draws, so the first rows are as good a
@@ -117,11 +132,11 @@ def split_train_test(*arrays, train_fraction=0.8):
         raise TypeError(f"train_fraction must be a float in (0, 1), got {type(train_fraction).__name__}")
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
-    arrays = [np.asarray(array) for array in arrays]
-    if any(array.ndim < 1 for array in arrays):
+    as_arrays = [np.asarray(array) for array in arrays]
+    if any(array.ndim < 1 for array in as_arrays):
         raise ValueError("every array to split must have at least one dimension (rows)")
-    check_same_length(**{f"arrays[{i}]": array for i, array in enumerate(arrays)})
-    num_points = arrays[0].shape[0]
+    check_same_length(**{f"arrays[{i}]": array for i, array in enumerate(as_arrays)})
+    num_points = as_arrays[0].shape[0]
     # round first so that e.g. 10 × 0.7 = 7.000000000000001 keeps 7 rows, not 8
     num_train = int(math.ceil(round(num_points * train_fraction, 9)))
     if num_train >= num_points:
@@ -130,12 +145,14 @@ def split_train_test(*arrays, train_fraction=0.8):
             f"pass more rows or a smaller fraction"
         )
     split = []
-    for array in arrays:
+    for array in as_arrays:
         split.extend([array[:num_train], array[num_train:]])
     return split
 
 
-def posterior_moments(posterior, inputs, batch_size=256, *, render=None, dtype=np.float64):
+def posterior_moments(posterior: Posterior, inputs: np.ndarray, batch_size: int = 256, *,
+                      render: Callable[[np.ndarray], Any] | None = None,
+                      dtype: DTypeLike | None = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """(loc, scale) [n, D] of Gaussian posteriors of ``inputs``, a batch at a time.
 
     Args:
@@ -177,7 +194,7 @@ class FactorGroups:
         [2, 1]
     """
 
-    def __init__(self, factors):
+    def __init__(self, factors: ArrayLike) -> None:
         factors = check_factors(factors)
         count, num_factors = factors.shape
         self.order = np.empty((num_factors, count), dtype=np.int64)   # rows sorted by factor k
@@ -196,11 +213,11 @@ class FactorGroups:
             self.count[k, order] = sizes[group]
             self.rank[k, order] = np.arange(count) - starts[group]
 
-    def size(self, k, rows):
+    def size(self, k: int | np.ndarray, rows: int | np.ndarray) -> np.ndarray:
         """The number of rows sharing factor ``k``'s value with each of ``rows``."""
         return self.count[k, rows]
 
-    def other_rows(self, k, rows, rng):
+    def other_rows(self, k: int | np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """For each of ``rows`` (and its factor ``k``, an array of the same shape), a row drawn
         uniformly from the other rows with the same value of factor k (the row itself when it is
         alone in its group)."""
@@ -209,7 +226,7 @@ class FactorGroups:
         drawn = np.where(count > 1, drawn + (drawn >= rank), rank)
         return self.order[k, start + drawn]
 
-    def members(self, k, row, size, rng):
+    def members(self, k: int, row: int, size: int, rng: np.random.Generator) -> np.ndarray:
         """``size`` rows sharing factor ``k``'s value with ``row``: distinct when the group has that
         many, else drawn with replacement."""
         start, count = self.start[k, row], self.count[k, row]

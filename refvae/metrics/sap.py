@@ -20,6 +20,7 @@ if that is the question.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from refvae.metrics import inputs, registry, sampling
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["MIN_FACTORS", "check_defined", "sap", "sap_from_scores", "sap_score_matrix", "compute_sap"]
 
@@ -61,7 +62,7 @@ def sap_from_scores(scores: ArrayLike) -> dict[str, Any]:
     return {"sap": float(np.mean(per_factor)), "per_factor": per_factor}
 
 
-def _squared_correlation(codes, factor):
+def _squared_correlation(codes: np.ndarray, factor: np.ndarray) -> np.ndarray:
     codes = codes - codes.mean(axis=0)
     factor = factor - factor.mean()
     num = codes.shape[0] - 1
@@ -73,15 +74,20 @@ def _squared_correlation(codes, factor):
     return np.where((code_variance > 1e-12) & (factor_variance > 0), r_squared, 0.0)
 
 
-def sap_score_matrix(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike, test_factors: ArrayLike,
-                     continuous_factors: bool = False) -> np.ndarray:
-    """Score matrix [D, K] of SAP (see the module docstring); arrays already checked."""
+def sap_score_matrix(train_codes: np.ndarray, train_factors: np.ndarray, test_codes: np.ndarray,
+                     test_factors: np.ndarray,
+                     continuous_factors: bool | Sequence[bool] | np.ndarray = False) -> np.ndarray:
+    """Score matrix [D, K] of SAP (see the module docstring); arrays already checked.
+
+    ``continuous_factors``: one bool for every factor, or a sequence of K bools (as ``sap``).
+    """
     from sklearn.svm import LinearSVC
 
     num_codes, num_factors = train_codes.shape[1], train_factors.shape[1]
+    continuous = np.broadcast_to(np.asarray(continuous_factors, dtype=bool), (num_factors,))
     scores = np.zeros((num_codes, num_factors))
     for k in range(num_factors):
-        if continuous_factors[k]:
+        if continuous[k]:
             scores[:, k] = _squared_correlation(train_codes, train_factors[:, k].astype(np.float64))
             continue
         for j in range(num_codes):
@@ -94,7 +100,7 @@ def sap_score_matrix(train_codes: ArrayLike, train_factors: ArrayLike, test_code
 
 
 def sap(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike, test_factors: ArrayLike,
-        continuous_factors: bool = False) -> dict[str, Any]:
+        continuous_factors: bool | Sequence[bool] = False) -> dict[str, Any]:
     """SAP score of codes against factors.
 
     Args:
@@ -150,8 +156,9 @@ def sap(train_codes: ArrayLike, train_factors: ArrayLike, test_codes: ArrayLike,
     return result
 
 
-def compute_sap(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
-                num_train: int = 10000, num_test: int = 5000, batch_size: int = 16, continuous_factors: bool = False) -> dict[str, Any]:
+def compute_sap(data: FactorData, representation: Representation, rng: np.random.Generator | int,
+                num_train: int = 10000, num_test: int = 5000, batch_size: int = 16,
+                continuous_factors: bool | Sequence[bool] = False) -> dict[str, Any]:
     """SAP of ``representation`` on fresh train and test points sampled from ``data``.
 
     Args:

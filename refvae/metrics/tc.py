@@ -29,7 +29,7 @@ from refvae.metrics import inputs, registry, sampling
 from refvae.metrics.registry import Evaluation, MetricSpec
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData
 
 __all__ = ["tc_of_means", "tc_of_samples", "minibatch_tc_terms", "mixture_total_correlation", "tc_means_vs_samples",
            "compute_tc_means_vs_samples"]
@@ -67,7 +67,8 @@ def tc_of_means(codes: ArrayLike) -> float:
 
 
 def tc_of_samples(loc: ArrayLike, scale: ArrayLike, method: str = "exact", batch_size: int | None = None,
-                  seed: int = 0, chunk_size: int | None = None, dataset_size: int | None = None) -> float:
+                  seed: np.random.Generator | int = 0, chunk_size: int | None = None,
+                  dataset_size: int | None = None) -> float:
     """TC of codes sampled from Gaussian posteriors, E[log q(z) − Σ_j log q(z_j)] (nats).
 
     One sample z_n ~ N(loc[n], scale[n]²) per data point. With ``batch_size=None`` the
@@ -100,7 +101,8 @@ def tc_of_samples(loc: ArrayLike, scale: ArrayLike, method: str = "exact", batch
 
 
 def minibatch_tc_terms(loc: ArrayLike, scale: ArrayLike, method: str = "mss1", batch_size: int | None = None,
-                       seed: int = 0, chunk_size: int | None = None, dataset_size: int | None = None) -> dict[str, Any]:
+                       seed: np.random.Generator | int = 0, chunk_size: int | None = None,
+                       dataset_size: int | None = None) -> dict[str, Any]:
     """Total correlation and index-code MI of sampled codes, as a minibatch estimator sees them.
 
     The N points are shuffled into batches of B (the last partial batch is dropped); in each
@@ -161,8 +163,8 @@ def minibatch_tc_terms(loc: ArrayLike, scale: ArrayLike, method: str = "mss1", b
             "batch_size": batch_size, "num_batches": len(tc_values)}
 
 
-def mixture_total_correlation(loc: ArrayLike, scale: ArrayLike, num_samples: int = 2000, seed: int = 0,
-                              grid_step: float | None = None) -> dict[str, Any]:
+def mixture_total_correlation(loc: ArrayLike, scale: ArrayLike, num_samples: int = 2000,
+                              seed: np.random.Generator | int = 0, grid_step: float | None = None) -> dict[str, Any]:
     """TC of the finite Gaussian mixture q(z) = (1/N) Σ_n N(z; loc_n, diag scale_n²), with its standard error.
 
     The aggregate posterior of N data points with Gaussian posteriors is this mixture, and its
@@ -242,7 +244,8 @@ def mixture_total_correlation(loc: ArrayLike, scale: ArrayLike, num_samples: int
     }
 
 
-def _mixture_log_density_samples(loc, scale, num_samples, rng):
+def _mixture_log_density_samples(loc: np.ndarray, scale: np.ndarray, num_samples: int,
+                                  rng: np.random.Generator) -> np.ndarray:
     """log q(z_m) for M samples z_m ~ q(z), each against all N components (exact log-mean-exp)."""
     num_points, num_dims = loc.shape
     components = rng.integers(0, num_points, size=num_samples)
@@ -271,7 +274,7 @@ def _mixture_log_density_samples(loc, scale, num_samples, rng):
     return log_q
 
 
-def _mixture_entropy_1d(loc, scale, grid_step):
+def _mixture_entropy_1d(loc: np.ndarray, scale: np.ndarray, grid_step: float | None) -> tuple[float, float]:
     """(H, ∫q) of the 1-D mixture (1/N) Σ_n N(loc_n, scale_n²) by the trapezoid rule."""
     num_points = len(loc)
     order = np.argsort(loc)
@@ -299,7 +302,7 @@ def _mixture_entropy_1d(loc, scale, grid_step):
 
 
 def tc_means_vs_samples(loc: ArrayLike, scale: ArrayLike, method: str = "exact", batch_size: int | None = None,
-                        seed: int = 0) -> dict[str, Any]:
+                        seed: np.random.Generator | int = 0) -> dict[str, Any]:
     """TC_mean (Gaussian fit of ``loc``) and TC_sample (estimated on samples) of 004.
 
     Returns:
@@ -321,8 +324,8 @@ def tc_means_vs_samples(loc: ArrayLike, scale: ArrayLike, method: str = "exact",
     }
 
 
-def compute_tc_means_vs_samples(data: GroundTruthData, posterior: Representation, rng: np.random.Generator | int,
-                                num_points: int = 5000, batch_size: int | None = 64, method: str = "exact",
+def compute_tc_means_vs_samples(data: FactorData, posterior: sampling.Posterior, rng: np.random.Generator | int,
+                                num_points: int = 5000, batch_size: int = 64, method: str = "exact",
                                 estimator_batch_size: int | None = None) -> dict[str, Any]:
     """``tc_means_vs_samples`` over ``num_points`` points sampled from ``data``.
 

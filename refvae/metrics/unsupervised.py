@@ -20,7 +20,7 @@ from refvae.metrics.code_mutual_info import code_mutual_info
 from refvae.metrics.gaussian_correlation import gaussian_correlation
 
 if TYPE_CHECKING:
-    from refvae.data.base import GroundTruthData, Representation
+    from refvae.data.base import FactorData, Representation
 
 __all__ = ["unsupervised_scores", "compute_unsupervised_scores"]
 
@@ -43,7 +43,7 @@ def unsupervised_scores(codes: ArrayLike, num_bins: int = 20) -> dict[str, Any]:
     return result
 
 
-def compute_unsupervised_scores(data: GroundTruthData, representation: Representation, rng: np.random.Generator | int,
+def compute_unsupervised_scores(data: FactorData, representation: Representation, rng: np.random.Generator | int,
                                 num_train: int = 10000, batch_size: int = 16, num_bins: int = 20) -> dict[str, Any]:
     """``unsupervised_scores`` of ``representation`` on ``num_train`` points sampled from ``data``.
 

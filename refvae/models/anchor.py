@@ -8,7 +8,12 @@ These names keep working until refvae 0.5, with a ``DeprecationWarning``; the mo
 does not import the metrics for them.
 """
 
+from __future__ import annotations
+
 import warnings
+from typing import Any
+
+import numpy as np
 
 from refvae._lazy import REMOVED_IN, moved_names
 
@@ -22,12 +27,12 @@ __all__ = sorted([*_MOVED, "dimwise_mutual_information", "posterior_moments"])
 __getattr__ = moved_names(__name__, _MOVED)
 
 
-def _warn(old, new):
+def _warn(old: str, new: str) -> None:
     warnings.warn(f"{__name__}.{old}(model, x) is deprecated and will be removed in refvae {REMOVED_IN}: "
                   f"use {new}", DeprecationWarning, stacklevel=3)
 
 
-def posterior_moments(model, x, batch_size=256):
+def posterior_moments(model: Any, x: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """loc and scale [N, D] of a Gaussian-latent VAE's q(z|x) over x (deprecated)."""
     _warn("posterior_moments", "refvae.metrics.sampling.posterior_moments(model.posterior, x)")
     from refvae.metrics import sampling
@@ -35,7 +40,8 @@ def posterior_moments(model, x, batch_size=256):
     return sampling.posterior_moments(model.posterior, x, batch_size)
 
 
-def dimwise_mutual_information(model, x, seed=0, batch_size=256):
+def dimwise_mutual_information(model: Any, x: np.ndarray, seed: np.random.Generator | int = 0,
+                               batch_size: int = 256) -> dict[str, Any]:
     """I(x; z_j) of every unit of ``model`` over the data x, in nats (deprecated)."""
     _warn("dimwise_mutual_information", "refvae.metrics.posterior_dimwise_mutual_information(model.posterior, x)")
     from refvae.metrics import mutual_info

@@ -43,6 +43,11 @@ Example::
     model.fit(images, batch_size=64, epochs=1)    # logs density_ratio_tc, total_correlation, ...
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -52,11 +57,21 @@ from refvae.models import networks
 from refvae.models.steps import call_without_weight_gradients, gather_replicas, gradient_step, observations_of
 from refvae.models.vae import VAE
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from tensorflow.types.experimental import TensorLike
+
+    from refvae.data.base import GroundTruthData
+    from refvae.models.likelihoods import Likelihood
+    from refvae.runs.config import RunConfig
+    from refvae.runs.registry import ModelSpec
+
 # Kim & Mnih 2018, appendix: 6 hidden layers of 1000 units, leaky ReLU 0.2.
 PAPER_DISCRIMINATOR_HIDDEN = (1000,) * 6
 
 
-def build_discriminator(input_size, hidden=PAPER_DISCRIMINATOR_HIDDEN, negative_slope=0.2, name="discriminator"):
+def build_discriminator(input_size: int, hidden: Sequence[int] = PAPER_DISCRIMINATOR_HIDDEN,
+                        negative_slope: float = 0.2, name: str = "discriminator") -> keras.Sequential:
     """An MLP z -> logit D(z) = log D(z) / (1 − D(z)) (one number per sample).
 
     Args:
@@ -86,7 +101,7 @@ def build_discriminator(input_size, hidden=PAPER_DISCRIMINATOR_HIDDEN, negative_
     return keras.Sequential(layers, name=name)
 
 
-def permute_dims(z, seed=None, units=None):
+def permute_dims(z: TensorLike, seed: latents.Seed = None, units: Sequence[int] | None = None) -> tf.Tensor:
     """Samples of Π_j q(z_j): every unit of z permuted independently across the batch.
 
     Given z_i ~ q(z) (rows), z̃[i, e] = z[π_u(i), e] with π_u an independent random
@@ -120,7 +135,7 @@ def permute_dims(z, seed=None, units=None):
     return tf.gather_nd(z, tf.stack([rows, columns], axis=-1))
 
 
-def discriminator_loss(logits_joint, logits_product):
+def discriminator_loss(logits_joint: tf.Tensor, logits_product: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Logistic loss of D and its accuracy (label 1: q(z), label 0: Π_j q(z_j)).
 
         loss_D = ½ E_q[softplus(−logit)] + ½ E_Πq[softplus(logit)]
@@ -140,14 +155,16 @@ def discriminator_loss(logits_joint, logits_product):
     return loss, tf.reduce_mean(correct)
 
 
-def _check_fraction(name, value):
+def _check_fraction(name: str, value: float) -> float:
     if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 < value < 1.0):
         raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
     return float(value)
 
 
-def density_ratio_tc(z_samples, *, units=None, hidden=(256, 256), steps=2000, batch_size=256,
-                     learning_rate=1e-3, beta_1=0.5, beta_2=0.9, eval_fraction=0.5, seed=0):
+def density_ratio_tc(z_samples: ArrayLike | tf.Tensor, *, units: Sequence[int] | None = None,
+                     hidden: Sequence[int] = (256, 256), steps: int = 2000, batch_size: int = 256,
+                     learning_rate: float = 1e-3, beta_1: float = 0.5, beta_2: float = 0.9, eval_fraction: float = 0.5,
+                     seed: int = 0) -> dict[str, Any]:
     """Total correlation of given samples by the density-ratio trick (004 eq 8, corrected).
 
     A fresh discriminator is trained for ``steps`` Adam steps to tell minibatches of the
@@ -205,7 +222,7 @@ def density_ratio_tc(z_samples, *, units=None, hidden=(256, 256), steps=2000, ba
     num_units = max(units) + 1
     units_tensor = tf.constant(units)
 
-    def product_of_marginals(samples, count, generator):
+    def product_of_marginals(samples: tf.Tensor, count: int, generator: keras.random.SeedGenerator) -> tf.Tensor:
         # One independent random row per unit: a draw from Π_u q̂(z_u) of the sample set.
         rows = keras.random.randint((count, num_units), 0, tf.shape(samples)[0], seed=generator)
         rows = tf.gather(rows, units_tensor, axis=1)
@@ -220,7 +237,7 @@ def density_ratio_tc(z_samples, *, units=None, hidden=(256, 256), steps=2000, ba
     batch = min(int(batch_size), int(train.shape[0]))
 
     @tf.function
-    def step():
+    def step() -> None:
         rows = keras.random.randint((batch,), 0, tf.shape(train)[0], seed=generator)
         joint = tf.gather(train, rows)
         product = product_of_marginals(train, batch, generator)
@@ -278,16 +295,18 @@ class FactorVAE(VAE):
     NETWORKS = VAE.NETWORKS + ("discriminator",)
     OPTIMIZERS = VAE.OPTIMIZERS + ("discriminator_optimizer",)
 
-    def __init__(self, encoder, decoder, latent, likelihood="bernoulli", gamma=10.0, *, dataset_size,
-                 estimator="mss1", discriminator=None, eta=0.0, discriminator_hidden=PAPER_DISCRIMINATOR_HIDDEN,
-                 discriminator_learning_rate=1e-4, discriminator_beta_1=0.5, discriminator_beta_2=0.9,
-                 seed=0, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, latent: latents.Latent | dict[str, Any],
+                 likelihood: str | Likelihood | dict[str, Any] = "bernoulli", gamma: float = 10.0, *,
+                 dataset_size: int, estimator: str = "mss1", discriminator: keras.Model | None = None,
+                 eta: float = 0.0, discriminator_hidden: Sequence[int] = PAPER_DISCRIMINATOR_HIDDEN,
+                 discriminator_learning_rate: float = 1e-4, discriminator_beta_1: float = 0.5,
+                 discriminator_beta_2: float = 0.9, seed: int = 0, **kwargs: Any) -> None:
         for key in ("objective", "decomposition", "groups"):
             kwargs.pop(key, None)       # fixed by the model; present in configs of VAE.get_config
         latent = latents.get(latent)
         objective = objectives.factor_vae(gamma)
         if eta != 0:        # the catalogue's RTC-VAE weights: −rec + kl + γ TC + η posterior_variance
-            objective = objectives.rtc(beta=objective.weights["total_correlation"], eta=eta)
+            objective = objectives.rtc(beta=objective.weight("total_correlation"), eta=eta)
         if not (isinstance(discriminator_learning_rate, (int, float)) and discriminator_learning_rate > 0):
             raise ValueError(f"discriminator_learning_rate must be a number > 0, got {discriminator_learning_rate!r}")
         if discriminator is None:
@@ -299,8 +318,8 @@ class FactorVAE(VAE):
                              f"{discriminator.input_shape} -> {discriminator.output_shape}")
         super().__init__(encoder, decoder, latent, likelihood, objective, dataset_size=dataset_size,
                          estimator=estimator, decomposition="tc", seed=seed, **kwargs)
-        self.gamma = objective.weights["total_correlation"]
-        self.eta = float(objective.weights.get("posterior_variance", 0.0))
+        self.gamma = objective.weight("total_correlation")
+        self.eta = float(objective.weight("posterior_variance"))
         self.discriminator = discriminator
         self.discriminator_hidden = tuple(int(h) for h in discriminator_hidden)
         self.discriminator_learning_rate = float(discriminator_learning_rate)
@@ -312,10 +331,11 @@ class FactorVAE(VAE):
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
         self.units_of_event = self.latent.unit_of_event
 
-    def _logged_terms(self):
+    def _logged_terms(self) -> list[str]:
         return super()._logged_terms() + ["density_ratio_tc", "discriminator_loss", "discriminator_accuracy"]
 
-    def compute_terms(self, x, training=False, step=0, seed=None):
+    def compute_terms(self, x: tf.Tensor, training: bool = False, step: int | tf.Tensor = 0,
+                      seed: int | None = None) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """Terms and loss of the VAE side; the TC in the loss is the discriminator's.
 
         Returns:
@@ -325,7 +345,8 @@ class FactorVAE(VAE):
         terms, loss, _ = self.compute_terms_and_sample(x, training=training, step=step, seed=seed)
         return terms, loss
 
-    def compute_terms_and_sample(self, x, training=False, step=0, seed=None):
+    def compute_terms_and_sample(self, x: tf.Tensor, training: bool = False, step: int | tf.Tensor = 0,
+                                 seed: int | None = None) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
         """As :meth:`compute_terms`, plus the sample z [B, event_size] the TC term was evaluated on."""
         generator = self._generator(seed)
         terms, _ = super().compute_terms(x, training=training, step=step, seed=None if seed is None else seed + 1)
@@ -337,7 +358,8 @@ class FactorVAE(VAE):
         loss = self.objective.loss({**terms, "total_correlation": terms["density_ratio_tc"]}, step)
         return terms, loss, z
 
-    def discriminator_terms(self, z, training=False, seed=None):
+    def discriminator_terms(self, z: TensorLike, training: bool = False,
+                            seed: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """The discriminator's loss and accuracy on samples z of q(z) and their permutation.
 
         ``z`` enters through ``stop_gradient``: the loss has no gradient for the encoder.
@@ -350,7 +372,8 @@ class FactorVAE(VAE):
         return discriminator_loss(self.discriminator(z, training=training),
                                   self.discriminator(permuted, training=training))
 
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """One step of the VAE's optimiser, then one of the discriminator's; the logged means."""
         x = observations_of(data)
         with tf.GradientTape() as tape:
             terms, loss, z = self.compute_terms_and_sample(x, training=True, step=self._step())
@@ -362,13 +385,14 @@ class FactorVAE(VAE):
         terms.update(discriminator_loss=d_loss, discriminator_accuracy=d_accuracy)
         return self._update_metrics(terms, loss)
 
-    def test_step(self, data):
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """The logged terms of a batch (no update), the discriminator's included; their means."""
         x = observations_of(data)
         terms, loss, z = self.compute_terms_and_sample(x, training=False, step=self._step())
         terms["discriminator_loss"], terms["discriminator_accuracy"] = self.discriminator_terms(z)
         return self._update_metrics(terms, loss)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         for key in ("objective", "decomposition", "groups"):
             config.pop(key, None)
@@ -383,12 +407,12 @@ class FactorVAE(VAE):
         return config
 
     @property
-    def estimated_tc_weight(self):
+    def estimated_tc_weight(self) -> float:
         """0: the TC in the loss is the discriminator's; the minibatch estimate is only logged."""
         return 0.0
 
 
-def build(spec, config, dataset):
+def build(spec: ModelSpec, config: RunConfig, dataset: GroundTruthData) -> FactorVAE:
     """The FactorVAE of a run (``refvae.runs.registry``): ``gamma``, ``eta`` and the discriminator's
     options of ``config``, the networks of ``config.architecture`` for ``dataset``."""
     latent = latents.DiagonalGaussian(config.latent_dim)

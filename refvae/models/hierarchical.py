@@ -47,7 +47,11 @@ Example::
     refvae.metrics.unsupervised_accuracy(model.predict_clusters(x), labels)     # 000: 85%
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -65,13 +69,22 @@ from refvae.models.steps import (
     serialize_networks,
 )
 
+if TYPE_CHECKING:
+    from tensorflow.types.experimental import TensorLike
+
+    from refvae.data.base import GroundTruthData
+    from refvae.runs.config import RunConfig
+    from refvae.runs.registry import ModelSpec
+
 # Batch means logged by the model, in this order.
 TERMS = ("loss", "elbo", "reconstruction", "reconstruction_2", "entropy_z1_given_x", "kl_2",
          "sum_mi_z1_x", "sum_mi_z2_z1", "sum_entropy_z1", "total_correlation_1", "top_marginal_kl",
          "layer_2_bound")
 
 
-def build_networks(input_shape, z1_dim=64, num_classes=10, hidden1=(512, 512), hidden2=(32, 32, 16, 16)):
+def build_networks(input_shape: Sequence[int], z1_dim: int = 64, num_classes: int = 10,
+                   hidden1: Sequence[int] = (512, 512), hidden2: Sequence[int] = (32, 32, 16, 16),
+                   ) -> tuple[keras.Sequential, keras.Sequential, keras.Sequential, keras.Sequential]:
     """The four MLPs of the two-layer model (000 §6.1 sizes by default).
 
     Args:
@@ -93,7 +106,7 @@ def build_networks(input_shape, z1_dim=64, num_classes=10, hidden1=(512, 512), h
     return encoder1, encoder2, decoder2, decoder1
 
 
-def _check_width(name, network, side, width):
+def _check_width(name: str, network: keras.Model, side: str, width: int) -> None:
     if not isinstance(network, keras.layers.Layer) or not network.built:
         raise TypeError(f"{name} must be a built Keras model")
     shape = network.output_shape if side == "output" else network.input_shape
@@ -130,8 +143,11 @@ class HierarchicalVAE(ModelMixin, keras.Model):
 
     NETWORKS = ("encoder1", "encoder2", "decoder2", "decoder1")   # serialised by get_config
 
-    def __init__(self, encoder1, encoder2, decoder2, decoder1, z1_dim, num_classes=10, likelihood="bernoulli",
-                 *, dataset_size, estimator="mss1", data_entropy=None, lam=0.0, seed=0, **kwargs):
+    def __init__(self, encoder1: keras.Model, encoder2: keras.Model, decoder2: keras.Model, decoder1: keras.Model,
+                 z1_dim: int, num_classes: int = 10,
+                 likelihood: str | likelihoods.Likelihood | dict[str, Any] = "bernoulli", *, dataset_size: int,
+                 estimator: str = "mss1", data_entropy: float | None = None, lam: float = 0.0, seed: int = 0,
+                 **kwargs: Any) -> None:
         z1_dim = checks.integer(z1_dim, "z1_dim", 1)
         num_classes = checks.integer(num_classes, "num_classes", 2)
         dataset_size = checks.dataset_size(dataset_size)
@@ -164,27 +180,30 @@ class HierarchicalVAE(ModelMixin, keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.logged_terms}
         self.built = True
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
+        """Nothing to build: the four networks are built at construction."""
         self.built = True
 
     @property
-    def optimized_variables(self):
+    def optimized_variables(self) -> list[tf.Variable]:
+        """What ``self.optimizer`` updates: every trainable weight of the four networks."""
         return self.trainable_variables
 
-    def posterior1(self, x, training=False):
+    def posterior1(self, x: TensorLike, training: bool = False) -> tfp.distributions.Normal:
         """q(z1 | x): a ``tfd.Normal`` with batch [B, z1_dim]."""
         return self.latent1.posterior(self.encoder1(x, training=training))
 
-    def class_probabilities(self, z1, training=False):
+    def class_probabilities(self, z1: TensorLike, training: bool = False) -> tf.Tensor:
         """π(z1) = softmax of encoder2's logits: q(z2 = k | z1), [B, K]."""
         return tf.nn.softmax(self.encoder2(z1, training=training), axis=-1)
 
-    def conditional_z1(self, training=False):
+    def conditional_z1(self, training: bool = False) -> tfp.distributions.Normal:
         """p(z1 | z2 = e_k) for the K one-hot codes: a ``tfd.Normal`` with batch [K, z1_dim]."""
         one_hot = tf.eye(self.num_classes, dtype=self.decoder2.compute_dtype)
         return self.latent1.posterior(self.decoder2(one_hot, training=training))
 
-    def compute_terms(self, x, training=False, seed=None):
+    def compute_terms(self, x: tf.Tensor, training: bool = False,
+                      seed: int | None = None) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """The named terms of one batch (see the class docstring) and the loss −ELBO − λ·kl_2.
 
         Args:
@@ -233,22 +252,24 @@ class HierarchicalVAE(ModelMixin, keras.Model):
                                       - terms["sum_mi_z1_x"])
         return terms, -(terms["elbo"] + tf.constant(self.lam, z1.dtype) * terms["kl_2"])
 
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """One optimiser step on a batch ``fit`` passes; the running means of the logged terms."""
         x = observations_of(data)
         with tf.GradientTape() as tape:
             terms, loss = self.compute_terms(x, training=True)
         gradient_step(tape, loss, self.trainable_variables, self.optimizer)
         return self._update_metrics(terms, loss)
 
-    def test_step(self, data):
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """The logged terms of a batch (no update); their running means."""
         terms, loss = self.compute_terms(observations_of(data), training=False)
         return self._update_metrics(terms, loss)
 
-    def call(self, x, training=False):
+    def call(self, x: TensorLike, training: bool = False) -> tf.Tensor:
         """The mean reconstruction E[x | z1 = mean of q(z1|x)]."""
         return self.likelihood.mean(self.decoder1(self.posterior1(x, training=training).loc, training=training))
 
-    def layer_bounds(self, x, batch_size=256, seed=0):
+    def layer_bounds(self, x: np.ndarray, batch_size: int = 256, seed: int = 0) -> dict[str, float | bool]:
         """The per-layer CorEx bounds over data x, and whether each certifies L_l >= 0.
 
         Terms are averaged over batches of ``batch_size`` (the model's estimator; use a
@@ -261,7 +282,8 @@ class HierarchicalVAE(ModelMixin, keras.Model):
         """
         if len(x) < 2:
             raise ValueError("x must hold at least 2 observations")
-        sums, count = {}, 0
+        sums: dict[str, float] = {}
+        count = 0
         for index, start in enumerate(range(0, len(x), batch_size)):
             batch = x[start:start + batch_size]
             if len(batch) < 2:
@@ -270,13 +292,13 @@ class HierarchicalVAE(ModelMixin, keras.Model):
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
             count += len(batch)
-        report = {name: total / count for name, total in sums.items()}
+        report: dict[str, float | bool] = {name: total / count for name, total in sums.items()}
         report["layer_2_nonnegative"] = report["layer_2_bound"] >= 0.0
         if "layer_1_bound" in report:
             report["layer_1_nonnegative"] = report["layer_1_bound"] >= 0.0
         return report
 
-    def predict_clusters(self, x, batch_size=256):
+    def predict_clusters(self, x: np.ndarray | tf.Tensor, batch_size: int = 256) -> np.ndarray:
         """argmax_k q(z2 = k | z1 = mean of q(z1|x)) for each x: cluster ids [N] (NumPy).
 
         With ``refvae.metrics.unsupervised_accuracy(ids, labels)`` this is 000 §6.1's
@@ -286,7 +308,8 @@ class HierarchicalVAE(ModelMixin, keras.Model):
                for start in range(0, len(x), batch_size)]
         return tf.concat(ids, axis=0).numpy()
 
-    def sample(self, n, source="prior", seed=None, reference=None, classes=None):
+    def sample(self, n: int, source: str = "prior", seed: int | None = None, reference: Any = None,
+               classes: TensorLike | None = None) -> tf.Tensor:
         """n images E[x | z1], z1 ~ p(z1 | z2), z2 uniform over the classes or the given ``classes`` [n].
 
         ``source`` is "prior" (the model's generative path, 000 eq 19; ``reference`` unused).
@@ -308,22 +331,25 @@ class HierarchicalVAE(ModelMixin, keras.Model):
     # ------------------------------------------------------------------ the protocol of refvae.models.protocol
 
     @property
-    def observation_shape(self):
+    def observation_shape(self) -> tuple[int, ...]:
+        """The shape of one observation encoder1 takes."""
         return tuple(self.encoder1.inputs[0].shape[1:])
 
-    def code_posterior(self, x):
+    def code_posterior(self, x: TensorLike) -> tfp.distributions.Normal:
         """q(z1 | x): the metrics score the Gaussian layer z1 (000 §6.1)."""
         return self.posterior1(x)
 
     @property
-    def code_size(self):
+    def code_size(self) -> int:
+        """D = z1_dim, the width of the code the metrics score."""
         return self.z1_dim
 
-    def decode_code(self, codes, like=None):
+    def decode_code(self, codes: TensorLike, like: TensorLike | None = None) -> tf.Tensor:
         """E[x | z1 = codes] (z1 is the whole code of the bottom layer; ``like`` is not needed)."""
         return self.likelihood.mean(self.decoder1(tf.convert_to_tensor(codes, dtype=self.decoder1.compute_dtype)))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The networks (serialised) and every constructor argument, for saving."""
         config = super().get_config()
         config.update(serialize_networks(self, self.NETWORKS))
         config.update({
@@ -339,11 +365,12 @@ class HierarchicalVAE(ModelMixin, keras.Model):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> HierarchicalVAE:
+        """The model of a :meth:`get_config` dict."""
         return cls(**deserialize_networks(config, cls.NETWORKS))
 
 
-def build(spec, config, dataset):
+def build(spec: ModelSpec, config: RunConfig, dataset: GroundTruthData) -> HierarchicalVAE:
     """000 §6.1's two-layer model for a run: x -> z1 (Gaussian, ``config.latent_dim``) -> z2 (one-hot,
     ``num_classes``), ``hidden`` between x and z1 and ``top_hidden`` between z1 and z2 (MLPs)."""
     options = dict(config.hyperparameters)

@@ -46,9 +46,14 @@ Example::
     model.fit(x_train, batch_size=100, epochs=20)     # logs mi_lower_bound, categorical_kl, ...
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -57,15 +62,23 @@ from refvae.models import networks
 from refvae.models.steps import call_without_weight_gradients, gather_replicas, gradient_step, observations_of
 from refvae.models.vae import VAE
 
+if TYPE_CHECKING:
+    from refvae.data.base import GroundTruthData
+    from refvae.models.likelihoods import Likelihood
+    from refvae.objectives import Objective
+    from refvae.runs.config import RunConfig
+    from refvae.runs.registry import ModelSpec
+
 # Lower bound of Q's Gaussian scale, keeping log Q finite.
 _MIN_SCALE = 1e-4
 
 
-def _leaves(latent):
+def _leaves(latent: latents.Latent) -> list[tuple[latents.Latent, int, int, tuple[int, ...]]]:
     """(family, first unit, first event coordinate, posterior path) of every non-grouped part."""
     if not isinstance(latent, latents.Grouped):
         return [(latent, 0, 0, ())]
-    leaves, unit, coordinate = [], 0, 0
+    leaves: list[tuple[latents.Latent, int, int, tuple[int, ...]]] = []
+    unit, coordinate = 0, 0
     for index, part in enumerate(latent.parts):
         if isinstance(part, latents.Grouped):
             raise TypeError("InfoMaxVAE supports one level of Grouped latents")
@@ -75,13 +88,13 @@ def _leaves(latent):
     return leaves
 
 
-def _posterior_part(posterior, path):
+def _posterior_part(posterior: Any, path: Sequence[int]) -> Any:
     for index in path:
         posterior = posterior.parts[index]
     return posterior
 
 
-def resolve_info_units(latent, info_units):
+def resolve_info_units(latent: latents.Latent, info_units: int | Sequence[int]) -> dict[str, Any]:
     """Where the units whose information is maximised live in z and in the posterior.
 
     Args:
@@ -147,9 +160,13 @@ class InfoMaxVAE(VAE):
     NETWORKS = VAE.NETWORKS + ("q_network",)
     OPTIMIZERS = VAE.OPTIMIZERS + ("q_optimizer",)
 
-    def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", lam=1.0, info_units=(0, 1),
-                 q_network=None, q_hidden=(256,), q_learning_rate=1e-3, *, dataset_size, estimator="mss1",
-                 decomposition=None, groups=None, seed=0, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, latent: latents.Latent | dict[str, Any],
+                 likelihood: str | Likelihood | dict[str, Any] = "bernoulli",
+                 objective: str | Objective | Mapping[str, Any] = "vae", lam: float = 1.0,
+                 info_units: int | Sequence[int] = (0, 1), q_network: keras.Model | None = None,
+                 q_hidden: Sequence[int] = (256,), q_learning_rate: float = 1e-3, *, dataset_size: int,
+                 estimator: str = "mss1", decomposition: str | None = None,
+                 groups: Sequence[Sequence[int]] | None = None, seed: int = 0, **kwargs: Any) -> None:
         latent = latents.get(latent)
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (math.isfinite(lam) and lam >= 0):
             raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
@@ -177,20 +194,21 @@ class InfoMaxVAE(VAE):
         self.concrete_parts = [(family, path) for family, _, _, path in _leaves(self.latent)
                                if isinstance(family, latents.Concrete)]
 
-    def _logged_terms(self):
+    def _logged_terms(self) -> list[str]:
         names = super()._logged_terms() + ["mi_lower_bound", "log_q_info", "info_entropy", "q_loss"]
         if any(isinstance(family, latents.Concrete) for family, _, _, _ in _leaves(self.latent)):
             names.append("categorical_kl")
         return names
 
     @property
-    def categorical_kl_bound(self):
+    def categorical_kl_bound(self) -> float:
         """log K summed over the Concrete parts: the largest possible ``categorical_kl``."""
         return sum(math.log(family.num_classes) for family, _ in self.concrete_parts)
 
     # ------------------------------------------------------------------ the MI bound
 
-    def info_terms(self, x, training=False, seed=None, q_step=False):
+    def info_terms(self, x: tf.Tensor, training: bool = False, seed: int | None = None,
+                   q_step: bool = False) -> dict[str, tf.Tensor]:
         """E[log Q(ẑ|x̂)], H(ẑ) and their sum, the MI lower bound (003 eq 4.9), on one sample.
 
         Args:
@@ -233,12 +251,13 @@ class InfoMaxVAE(VAE):
         log_q_info = tf.reduce_mean(log_q)
         return {"log_q_info": log_q_info, "info_entropy": entropy, "mi_lower_bound": log_q_info + entropy}
 
-    def categorical_kl(self, posterior):
+    def categorical_kl(self, posterior: Any) -> tf.Tensor:
         """Σ over Concrete parts of E_x KL(Cat(softmax α(x)) ‖ Uniform(K)) (analytic, nats)."""
         return tf.add_n([tf.reduce_mean(gather_replicas(family.categorical_kl(_posterior_part(posterior, path))))
                          for family, path in self.concrete_parts])
 
-    def compute_terms(self, x, training=False, step=0, seed=None):
+    def compute_terms(self, x: tf.Tensor, training: bool = False, step: int | tf.Tensor = 0,
+                      seed: int | None = None) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """The objective's terms plus the MI terms, and loss = objective − λ·mi_lower_bound."""
         terms, loss = super().compute_terms(x, training=training, step=step, seed=seed)
         terms.update(self.info_terms(x, training=training, seed=None if seed is None else seed + 1))
@@ -246,27 +265,29 @@ class InfoMaxVAE(VAE):
             terms["categorical_kl"] = self.categorical_kl(self.posterior(x, training=training))
         return terms, loss - self.lam * tf.cast(terms["mi_lower_bound"], loss.dtype)
 
-    def q_step(self, x, training=True):
+    def q_step(self, x: tf.Tensor, training: bool = True) -> tf.Tensor:
         """One Adam step of Q on −E[log Q(ẑ|x̂)] (003 Algorithm 1, line 4). Returns that loss."""
         with tf.GradientTape() as tape:
             q_loss = -self.info_terms(x, training=training, q_step=True)["log_q_info"]
         gradient_step(tape, q_loss, self.q_network.trainable_variables, self.q_optimizer)
         return q_loss
 
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """One step of Q, then one of the VAE; the running means of the logged terms."""
         x = observations_of(data)
         q_loss = self.q_step(x)
         terms, loss = self.vae_step(x)
         terms["q_loss"] = q_loss
         return self._update_metrics(terms, loss)
 
-    def test_step(self, data):
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """The logged terms of a batch (no update); their running means."""
         x = observations_of(data)
         terms, loss = self.compute_terms(x, training=False, step=self._step())
         terms["q_loss"] = -terms["log_q_info"]
         return self._update_metrics(terms, loss)
 
-    def predict_categories(self, x, batch_size=256):
+    def predict_categories(self, x: np.ndarray | tf.Tensor, batch_size: int = 256) -> np.ndarray:
         """argmax of the class probabilities of the first Concrete part, for each x (NumPy [N]).
 
         Use with ``refvae.metrics.unsupervised_accuracy(model.predict_categories(x), labels)``
@@ -279,7 +300,7 @@ class InfoMaxVAE(VAE):
                for start in range(0, len(x), batch_size)]
         return tf.concat(ids, axis=0).numpy()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
             "lam": self.lam,
@@ -290,7 +311,7 @@ class InfoMaxVAE(VAE):
         return config
 
 
-def build(spec, config, dataset):
+def build(spec: ModelSpec, config: RunConfig, dataset: GroundTruthData) -> InfoMaxVAE:
     """The InfoMax VAE of a run (003 §4.4): a Concrete unit c of ``num_classes`` categories beside
     ``config.latent_dim`` Gaussian units, I(x; c) maximised with weight ``lam`` (003 eq 4.8); the
     networks of ``config.architecture`` for ``dataset``."""

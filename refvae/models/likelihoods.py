@@ -10,16 +10,22 @@ Example::
     log_px = likelihood.log_prob(x, decoder(z))      # [B]
 """
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import tensorflow as tf
 
+if TYPE_CHECKING:
+    from tensorflow.types.experimental import TensorLike
 
-def _sum_over_pixels(values):
+
+def _sum_over_pixels(values: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
 
 
-def _check_shapes(x, output):
+def _check_shapes(x: tf.Tensor, output: tf.Tensor) -> None:
     if x.shape.rank is not None and output.shape.rank is not None and x.shape[1:] != output.shape[1:]:
         raise ValueError(f"x and the decoder output must have the same shape after the batch axis, "
                          f"got {x.shape} and {output.shape}")
@@ -36,18 +42,19 @@ class Bernoulli:
 
     name = "bernoulli"
 
-    def log_prob(self, x, logits):
+    def log_prob(self, x: TensorLike, logits: TensorLike) -> tf.Tensor:
         """log p(x | z) [B] from observations x [B, ...] and logits [B, ...]."""
         logits = tf.convert_to_tensor(logits)
         x = tf.cast(x, logits.dtype)
         _check_shapes(x, logits)
         return -_sum_over_pixels(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits))
 
-    def mean(self, logits):
+    def mean(self, logits: TensorLike) -> tf.Tensor:
         """E[x | z] = sigmoid(l)."""
         return tf.sigmoid(logits)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The config :func:`get` rebuilds this likelihood from."""
         return {"name": self.name}
 
 
@@ -62,12 +69,12 @@ class Gaussian:
 
     name = "gaussian"
 
-    def __init__(self, scale=1.0):
+    def __init__(self, scale: float = 1.0) -> None:
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0.0 < scale < math.inf):
             raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
         self.scale = float(scale)
 
-    def log_prob(self, x, means):
+    def log_prob(self, x: TensorLike, means: TensorLike) -> tf.Tensor:
         """log p(x | z) [B] from observations x [B, ...] and means [B, ...]."""
         means = tf.convert_to_tensor(means)
         x = tf.cast(x, means.dtype)
@@ -76,18 +83,22 @@ class Gaussian:
                        - math.log(self.scale) - 0.5 * math.log(2.0 * math.pi))
         return _sum_over_pixels(log_density)
 
-    def mean(self, means):
+    def mean(self, means: TensorLike) -> tf.Tensor:
         """E[x | z] = m."""
         return tf.convert_to_tensor(means)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The config :func:`get` rebuilds this likelihood from."""
         return {"name": self.name, "scale": self.scale}
 
 
-LIKELIHOODS = {"bernoulli": Bernoulli, "gaussian": Gaussian}
+# A likelihood of this module (what ``get`` returns).
+Likelihood: TypeAlias = Bernoulli | Gaussian
+
+LIKELIHOODS: dict[str, type[Likelihood]] = {"bernoulli": Bernoulli, "gaussian": Gaussian}
 
 
-def get(name, **kwargs):
+def get(name: str | Likelihood | dict[str, Any], **kwargs: Any) -> Likelihood:
     """A likelihood by name ("bernoulli", "gaussian"), from a config dict, or passed through.
 
     Example::
@@ -98,7 +109,9 @@ def get(name, **kwargs):
         return name
     if isinstance(name, dict):
         kwargs = {**{k: v for k, v in name.items() if k != "name"}, **kwargs}
-        name = name.get("name")
-    if name not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {name!r}; known likelihoods: {sorted(LIKELIHOODS)}")
-    return LIKELIHOODS[name](**kwargs)
+        key = name.get("name")
+    else:
+        key = name
+    if key not in LIKELIHOODS:
+        raise ValueError(f"unknown likelihood {key!r}; known likelihoods: {sorted(LIKELIHOODS)}")
+    return LIKELIHOODS[key](**kwargs)

@@ -27,16 +27,24 @@ Example::
     decoder = build_decoder("conv", output_shape=(64, 64, 1), event_size=10)
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import keras
 
 from refvae import checks
 
+if TYPE_CHECKING:
+    from refvae.latents import Latent
+    from refvae.runs.config import RunConfig
+
 ARCHITECTURES = ("conv", "mlp")
 
 
-def _check_shape(name, shape, rank=None):
+def _check_shape(name: str, shape: Sequence[int], rank: int | None = None) -> tuple[int, ...]:
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else shape
     if (not isinstance(shape, tuple) or not shape
             or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
@@ -46,21 +54,22 @@ def _check_shape(name, shape, rank=None):
     return shape
 
 
-def _check_architecture(architecture):
+def _check_architecture(architecture: str) -> str:
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; known architectures: {list(ARCHITECTURES)}")
     return architecture
 
 
-def _check_conv_image(name, shape, filters):
+def _check_conv_image(name: str, shape: tuple[int, ...], filters: Sequence[int]) -> None:
     factor = 2 ** len(filters)
     if len(shape) != 3 or shape[0] % factor or shape[1] % factor:
         raise ValueError(f"{name} for the 'conv' architecture must be (H, W, C) with H and W divisible "
                          f"by {factor}, got {shape!r}")
 
 
-def build_encoder(architecture, input_shape, param_size, *, filters=(32, 32, 64, 64), hidden=None,
-                  name="encoder"):
+def build_encoder(architecture: str, input_shape: Sequence[int], param_size: int, *,
+                  filters: Sequence[int] = (32, 32, 64, 64), hidden: Sequence[int] | None = None,
+                  name: str = "encoder") -> keras.Sequential:
     """An encoder x -> the parameters of q(z | x) (a flat [B, param_size] tensor).
 
     Args:
@@ -90,8 +99,9 @@ def build_encoder(architecture, input_shape, param_size, *, filters=(32, 32, 64,
     return keras.Sequential(layers, name=name)
 
 
-def build_decoder(architecture, output_shape, event_size, *, filters=(32, 32, 64, 64), hidden=None,
-                  name="decoder"):
+def build_decoder(architecture: str, output_shape: Sequence[int], event_size: int, *,
+                  filters: Sequence[int] = (32, 32, 64, 64), hidden: Sequence[int] | None = None,
+                  name: str = "decoder") -> keras.Sequential:
     """A decoder z -> logits or means shaped like the observations.
 
     Args:
@@ -129,7 +139,8 @@ def build_decoder(architecture, output_shape, event_size, *, filters=(32, 32, 64
     return keras.Sequential(layers, name=name)
 
 
-def build(architecture, input_shape, latent, **options):
+def build(architecture: str, input_shape: Sequence[int], latent: Latent,
+          **options: Any) -> tuple[keras.Sequential, keras.Sequential]:
     """Encoder and decoder of one architecture for a latent family.
 
     Args:
@@ -149,14 +160,15 @@ def build(architecture, input_shape, latent, **options):
             build_decoder(architecture, input_shape, latent.event_size, **options))
 
 
-def resolve_architecture(architecture, input_shape):
+def resolve_architecture(architecture: str, input_shape: Sequence[int]) -> str:
     """"auto" -> "conv" for 64×64 images (the conv net's input), "mlp" otherwise; others unchanged."""
     if architecture == "auto":
         return "conv" if tuple(input_shape[:2]) == (64, 64) else "mlp"
     return _check_architecture(architecture)
 
 
-def for_run(config, input_shape, latent):
+def for_run(config: RunConfig, input_shape: Sequence[int],
+            latent: Latent) -> tuple[keras.Sequential, keras.Sequential]:
     """Encoder and decoder of a run's configuration (its ``architecture``, ``hidden`` and ``filters``)."""
     options = {} if config.filters is None else {"filters": tuple(config.filters)}
     return build(resolve_architecture(config.architecture, input_shape), input_shape, latent,

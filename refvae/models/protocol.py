@@ -26,9 +26,13 @@ compiling with the optimiser built, the checkpoint objects); the model classes a
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import keras
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @runtime_checkable
@@ -75,7 +79,7 @@ class ModelMixin:
     def metrics(self) -> list[keras.metrics.Mean]:
         return list(self.trackers.values())
 
-    def _update_metrics(self, terms, loss):
+    def _update_metrics(self, terms: Mapping[str, tf.Tensor], loss: tf.Tensor) -> dict[str, tf.Tensor]:
         for name, tracker in self.trackers.items():
             tracker.update_state(loss if name == "loss" else terms[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -84,14 +88,16 @@ class ModelMixin:
     def optimized_variables(self) -> list[Any]:
         raise NotImplementedError
 
-    def compile(self, optimizer="adam", **kwargs):
+    def compile(self, optimizer: str | keras.optimizers.Optimizer = "adam", **kwargs: Any) -> None:
+        """``keras.Model.compile`` (``kwargs`` are its other arguments), then the optimiser built."""
         super().compile(optimizer=optimizer, **kwargs)   # type: ignore[misc]
         # Built on the variables this optimiser updates, now: a checkpoint restores into it, and
         # models with auxiliary networks (FactorVAE's discriminator, InfoMax's Q) give those
         # their own optimisers.
         self.optimizer.build(self.optimized_variables)
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        """Compile from the config Keras saved with the model (:meth:`compile`'s arguments)."""
         # Keras skips a custom compile when loading; this one is safe to replay.
         self.compile(**keras.saving.deserialize_keras_object(config))
 

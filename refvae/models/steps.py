@@ -6,16 +6,21 @@ The model files (``vae``, ``factor_vae``, ``infomax``, ``hierarchical``) import 
 from here; none imports another model file for them.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 
-def serialize_networks(model, names):
+def serialize_networks(model: keras.Model, names: Iterable[str]) -> dict[str, Any]:
     """{name: serialised sub-network} for the Keras networks ``model.<name>`` (for get_config)."""
     return {name: keras.saving.serialize_keras_object(getattr(model, name)) for name in names}
 
 
-def deserialize_networks(config, names):
+def deserialize_networks(config: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """A copy of ``config`` with the serialised networks ``names`` rebuilt (for from_config)."""
     config = dict(config)
     for name in names:
@@ -23,7 +28,7 @@ def deserialize_networks(config, names):
     return config
 
 
-def gather_replicas(*tensors):
+def gather_replicas(*tensors: tf.Tensor) -> tf.Tensor | tuple[tf.Tensor, ...]:
     """The tensors of the global batch: under a ``tf.distribute`` strategy with R > 1 replicas
     each replica holds a slice of the batch, and these are the slices concatenated in replica
     order (``all_gather`` on axis 0); with one replica the tensors themselves.
@@ -39,7 +44,8 @@ def gather_replicas(*tensors):
     return gathered if len(gathered) != 1 else gathered[0]
 
 
-def gradient_step(tape, loss, variables, optimizer):
+def gradient_step(tape: tf.GradientTape, loss: tf.Tensor, variables: Sequence[tf.Variable],
+                  optimizer: keras.optimizers.Optimizer) -> None:
     """One step of ``optimizer`` on ``loss`` with respect to ``variables``; the one gradient
     path of every refvae model, one call per optimiser.
 
@@ -56,14 +62,14 @@ def gradient_step(tape, loss, variables, optimizer):
     optimizer.apply(tape.gradient(loss, variables, output_gradients=seed), variables)
 
 
-def observations_of(data):
+def observations_of(data: Any) -> Any:
     """x from what ``fit`` passes: x, (x,), (x, y) or (x, y, sample_weight)."""
     if isinstance(data, (tuple, list)):
         return data[0]
     return data
 
 
-def call_without_weight_gradients(network, inputs, training=False):
+def call_without_weight_gradients(network: keras.Model, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
     """``network(inputs)`` with the network's weights held constant (no gradient to them).
 
     The weights enter through ``stop_gradient`` in a ``stateless_call``; the gradient with

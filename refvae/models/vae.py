@@ -34,7 +34,11 @@ Example::
     model.fit(images, batch_size=64, epochs=1)
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import keras
 import tensorflow as tf
@@ -51,30 +55,39 @@ from refvae.models.steps import (
     serialize_networks,
 )
 
+if TYPE_CHECKING:
+    import tensorflow_probability as tfp
+    from tensorflow.types.experimental import TensorLike
+
+    from refvae.data.base import GroundTruthData
+    from refvae.runs.config import RunConfig
+    from refvae.runs.registry import ModelSpec
+
 SOURCES = ("prior", "marginals")
 
 
-def _tc_terms(model, z, posterior, prior, log_px_given_z):
+def _tc_terms(model: VAE, z: tf.Tensor, posterior: Any, prior: Any, log_px_given_z: tf.Tensor) -> dict[str, tf.Tensor]:
     return decompositions.tc_decomposition(z, posterior, prior, model.dataset_size, model.estimator,
                                            log_px_given_z=log_px_given_z, check_finite=False)
 
 
-def _hfvae_terms(model, z, posterior, prior, log_px_given_z):
+def _hfvae_terms(model: VAE, z: tf.Tensor, posterior: Any, prior: Any,
+                 log_px_given_z: tf.Tensor) -> dict[str, tf.Tensor]:
     return decompositions.hfvae_decomposition(z, posterior, prior, model.dataset_size, model.estimator,
                                               groups=model.groups or model.latent.groups,
                                               log_px_given_z=log_px_given_z, check_finite=False)
 
 
-def _kl_terms(model, z, posterior, prior, log_px_given_z):
+def _kl_terms(model: VAE, z: tf.Tensor, posterior: Any, prior: Any, log_px_given_z: tf.Tensor) -> dict[str, tf.Tensor]:
     return decompositions.kl_decomposition(z, posterior, prior, log_px_given_z=log_px_given_z)
 
 
 # decomposition name -> (model, z, q(z|x), p(z), log p(x|z)) -> {term name: value}
-_DECOMPOSE = {"tc": _tc_terms, "hfvae": _hfvae_terms, "kl": _kl_terms}
+_DECOMPOSE: dict[str, Callable[..., dict[str, tf.Tensor]]] = {"tc": _tc_terms, "hfvae": _hfvae_terms, "kl": _kl_terms}
 DECOMPOSITIONS = tuple(_DECOMPOSE)
 
 
-def _check_network(name, network, width, side):
+def _check_network(name: str, network: keras.layers.Layer, width: int, side: str) -> None:
     if not isinstance(network, keras.layers.Layer):
         raise TypeError(f"{name} must be a Keras layer or model, got {type(network).__name__}")
     if not network.built:
@@ -102,11 +115,14 @@ class VAE(ModelMixin, keras.Model):
         seed: seed of the model's ``keras.random.SeedGenerator`` (z samples).
     """
 
-    NETWORKS = ("encoder", "decoder")   # the Keras sub-networks that get_config serialises
+    NETWORKS: tuple[str, ...] = ("encoder", "decoder")   # the Keras sub-networks that get_config serialises
     SAMPLE_SOURCES = SOURCES
 
-    def __init__(self, encoder, decoder, latent, likelihood="bernoulli", objective="vae", *, dataset_size,
-                 estimator="mss1", decomposition=None, groups=None, seed=0, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, latent: latents.Latent | dict[str, Any],
+                 likelihood: str | likelihoods.Likelihood | dict[str, Any] = "bernoulli",
+                 objective: str | objectives.Objective | Mapping[str, Any] = "vae", *, dataset_size: int,
+                 estimator: str = "mss1", decomposition: str | None = None,
+                 groups: Sequence[Sequence[int]] | None = None, seed: int = 0, **kwargs: Any) -> None:
         latent = latents.get(latent)
         likelihood = likelihoods.get(likelihood)
         objective = objectives.get(objective)
@@ -148,14 +164,14 @@ class VAE(ModelMixin, keras.Model):
         self.groups = groups
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._marginal_params = None
+        self._marginal_params: tf.Tensor | None = None
         self.logged_terms = self._logged_terms()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.logged_terms}
         self.built = True
 
     # ------------------------------------------------------------------ terms and loss
 
-    def _logged_terms(self):
+    def _logged_terms(self) -> list[str]:
         computed = decompositions.TERMS[self.decomposition] | self.objective.required_terms
         order = ["loss", "elbo", "reconstruction", "kl", "index_code_mi", "marginal_kl", "total_correlation",
                  "dimwise_kl", "between_group_tc", "prior_between_group_tc", "within_group_tc",
@@ -166,11 +182,13 @@ class VAE(ModelMixin, keras.Model):
             names.append("capacity")
         return names
 
-    def posterior(self, x, training=False):
-        """q(z | x) for a batch of observations (a distribution object, not a layer output)."""
+    def posterior(self, x: TensorLike, training: bool = False) -> Any:
+        """q(z | x) for a batch of observations (a distribution object of the latent family, not a
+        layer output)."""
         return self.latent.posterior(self.encoder(x, training=training))
 
-    def compute_terms(self, x, training=False, step=0, seed=None):
+    def compute_terms(self, x: tf.Tensor, training: bool = False, step: int | tf.Tensor = 0,
+                      seed: int | None = None) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """The named terms of one batch and the loss.
 
         Args:
@@ -217,7 +235,7 @@ class VAE(ModelMixin, keras.Model):
         loss = self.objective.loss(terms, step)
         return terms, loss
 
-    def _generator(self, seed):
+    def _generator(self, seed: int | None) -> keras.random.SeedGenerator:
         """The model's SeedGenerator, or a fresh one for an explicit int seed (reproducible calls)."""
         if seed is None:
             return self.seed_generator
@@ -226,18 +244,19 @@ class VAE(ModelMixin, keras.Model):
         return keras.random.SeedGenerator(seed)
 
     @property
-    def vae_variables(self):
+    def vae_variables(self) -> list[tf.Variable]:
         """The trainable variables of the encoder and decoder (what ``self.optimizer`` updates)."""
         return self.encoder.trainable_variables + self.decoder.trainable_variables
 
     @property
-    def optimized_variables(self):
+    def optimized_variables(self) -> list[tf.Variable]:
+        """What ``self.optimizer`` updates: the encoder's and decoder's weights."""
         return self.vae_variables
 
-    def _step(self):
+    def _step(self) -> tf.Variable | int:
         return self.optimizer.iterations if self.optimizer is not None else 0
 
-    def vae_step(self, x):
+    def vae_step(self, x: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """One step of ``self.optimizer`` on the encoder and decoder; returns (terms, loss)."""
         with tf.GradientTape() as tape:
             terms, loss = self.compute_terms(x, training=True, step=self._step())
@@ -245,21 +264,23 @@ class VAE(ModelMixin, keras.Model):
         gradient_step(tape, total, self.vae_variables, self.optimizer)
         return terms, loss
 
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """One optimiser step on a batch ``fit`` passes; the running means of the logged terms."""
         terms, loss = self.vae_step(observations_of(data))
         return self._update_metrics(terms, loss)
 
-    def test_step(self, data):
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """The logged terms of a batch ``evaluate`` passes (no update); their running means."""
         terms, loss = self.compute_terms(observations_of(data), training=False, step=self._step())
         return self._update_metrics(terms, loss)
 
     # ------------------------------------------------------------------ encode, decode, sample
 
-    def call(self, x, training=False):
+    def call(self, x: TensorLike, training: bool = False) -> tf.Tensor:
         """The mean reconstruction E[x | z = mean code of q(z|x)] (deterministic)."""
         return self.decode(self.latent.mean(self.posterior(x, training=training)), training=training)
 
-    def encode(self, x, seed=None, training=False):
+    def encode(self, x: TensorLike, seed: int | None = None, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """(mean code [B, event_size], one posterior sample [B, event_size]).
 
         Args:
@@ -270,7 +291,7 @@ class VAE(ModelMixin, keras.Model):
         generator = self._generator(seed)
         return self.latent.mean(posterior), self.latent.sample(posterior, seed=generator)
 
-    def decode(self, z, mean=True, training=False):
+    def decode(self, z: TensorLike, mean: bool = True, training: bool = False) -> tf.Tensor:
         """E[x | z] (``mean=True``) or the raw decoder output (logits / means)."""
         output = self.decoder(z, training=training)
         return self.likelihood.mean(output) if mean else output
@@ -278,10 +299,11 @@ class VAE(ModelMixin, keras.Model):
     # ------------------------------------------------------------------ the protocol of refvae.models.protocol
 
     @property
-    def observation_shape(self):
+    def observation_shape(self) -> tuple[int, ...]:
+        """The shape of one observation the encoder takes."""
         return tuple(self.encoder.inputs[0].shape[1:])
 
-    def _gaussian_part(self):
+    def _gaussian_part(self) -> tuple[int | None, int, latents.DiagonalGaussian]:
         """(index of the Gaussian part of a grouped latent or None for a Gaussian latent, its
         first event coordinate, the Gaussian family)."""
         if isinstance(self.latent, latents.DiagonalGaussian):
@@ -293,7 +315,7 @@ class VAE(ModelMixin, keras.Model):
             offset += part.event_size
         raise ValueError(f"the latent {self.latent!r} has no Gaussian part for the metrics to score")
 
-    def code_posterior(self, x):
+    def code_posterior(self, x: TensorLike) -> tfp.distributions.Normal:
         """q(z | x) of the Gaussian code the metrics score: the whole latent of a Gaussian VAE, the
         Gaussian part of a grouped latent (InfoMax's, whose categorical part is a cluster label)."""
         index, _, _ = self._gaussian_part()
@@ -301,10 +323,11 @@ class VAE(ModelMixin, keras.Model):
         return posterior if index is None else posterior.parts[index]
 
     @property
-    def code_size(self):
+    def code_size(self) -> int:
+        """D, the width of the Gaussian code the metrics score."""
         return self._gaussian_part()[2].event_size
 
-    def decode_code(self, codes, like=None):
+    def decode_code(self, codes: TensorLike, like: TensorLike | None = None) -> tf.Tensor:
         """E[x | z] with the Gaussian code set to ``codes`` [n, D]; the other parts of the latent
         are the mean code of the observation ``like`` [1, ...] (needed when there are any)."""
         index, offset, gaussian = self._gaussian_part()
@@ -320,11 +343,11 @@ class VAE(ModelMixin, keras.Model):
         return self.decode(full)
 
     @property
-    def estimated_tc_weight(self):
+    def estimated_tc_weight(self) -> float:
         """The weight of the minibatch TC estimate in the loss (refvae.runs' bias monitor reads it)."""
-        return float(self.objective.weights.get("total_correlation", 0.0))
+        return float(self.objective.weight("total_correlation"))
 
-    def fit_marginals(self, x, batch_size=256):
+    def fit_marginals(self, x: Any, batch_size: int = 256) -> VAE:
         """Store the posterior parameters of reference data x for ``sample(source="marginals")``.
 
         Args:
@@ -340,7 +363,8 @@ class VAE(ModelMixin, keras.Model):
         self._marginal_params = tf.concat(params, axis=0)
         return self
 
-    def sample_latents(self, n, source="prior", seed=None, reference=None):
+    def sample_latents(self, n: int, source: str = "prior", seed: int | None = None,
+                       reference: Any = None) -> tf.Tensor:
         """n latent codes z [n, event_size] from the prior or from Π_j q(z_j).
 
         ``source="marginals"`` draws each unit j from the posterior of a different, uniformly
@@ -374,17 +398,19 @@ class VAE(ModelMixin, keras.Model):
             z = z + z_unit * tf.cast(tf.equal(owners, unit), z_unit.dtype)
         return z
 
-    def sample(self, n, source="prior", seed=None, reference=None):
+    def sample(self, n: int, source: str = "prior", seed: int | None = None, reference: Any = None) -> tf.Tensor:
         """n generated observations E[x | z], z from the prior or from Π_j q(z_j) (see ``sample_latents``)."""
         return self.decode(self.sample_latents(n, source, seed, reference))
 
     # ------------------------------------------------------------------ saving
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
+        """Nothing to build: the encoder and decoder are built at construction."""
         # The encoder and decoder are built at construction; nothing else holds weights.
         self.built = True
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The networks (serialised) and every constructor argument, for saving."""
         config = super().get_config()
         config.update(serialize_networks(self, self.NETWORKS))
         config.update({
@@ -400,7 +426,8 @@ class VAE(ModelMixin, keras.Model):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> VAE:
+        """The model of a :meth:`get_config` dict."""
         return cls(**deserialize_networks(config, cls.NETWORKS))
 
 
@@ -427,7 +454,7 @@ class TemperatureSchedule(keras.callbacks.Callback):
         model.fit(x, callbacks=[TemperatureSchedule(temperature, start=1.0, minimum=0.5, rate=1e-4)])
     """
 
-    def __init__(self, temperature, start=1.0, minimum=0.5, rate=1e-4):
+    def __init__(self, temperature: tf.Variable, start: float = 1.0, minimum: float = 0.5, rate: float = 1e-4) -> None:
         super().__init__()
         if not isinstance(temperature, tf.Variable) or temperature.shape.rank != 0:
             raise TypeError(f"temperature must be a scalar tf.Variable, got {temperature!r}")
@@ -439,20 +466,23 @@ class TemperatureSchedule(keras.callbacks.Callback):
         self.temperature = temperature
         self.start, self.minimum, self.rate = float(start), float(minimum), float(rate)
 
-    def value(self, step):
+    def value(self, step: int) -> float:
         """τ(step) as a Python float."""
         return max(self.minimum, self.start * math.exp(-self.rate * step))
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Assign τ(step) of the optimiser's step to the temperature."""
         self.temperature.assign(self.value(int(self.model.optimizer.iterations.numpy())))
 
 
-def build(spec, config, dataset):
+def build(spec: ModelSpec, config: RunConfig, dataset: GroundTruthData) -> VAE:
     """The VAE of a run: the catalogue objective of ``spec`` (``refvae.runs.registry``) with the
     hyperparameters of ``config``, a Gaussian latent of ``config.latent_dim`` dimensions, the
     networks of ``config.architecture`` for ``dataset``'s observations, a Bernoulli likelihood."""
     latent = latents.DiagonalGaussian(config.latent_dim)
     encoder, decoder = networks.for_run(config, tuple(dataset.observation_shape), latent)
+    if spec.objective is None:
+        raise ValueError(f"model {spec.name!r} names no objective of the catalogue, which this builder trains")
     objective = objectives.get(spec.objective, **config.hyperparameters)
     return VAE(encoder, decoder, latent, "bernoulli", objective, dataset_size=int(dataset.num_observations),
                estimator=config.estimator, seed=config.seed)

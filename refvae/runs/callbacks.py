@@ -43,16 +43,16 @@ class History(Callback):
     ``as_arrays()`` gives {column: array}, the form of ``refvae.runs.read_history``.
     """
 
-    def __init__(self, every: int = 50, path: str | os.PathLike | None = None):
+    def __init__(self, every: int = 50, path: str | os.PathLike | None = None) -> None:
         self.every = every
         self.path = None if path is None else pathlib.Path(path)
         self.rows: list[dict[str, float]] = []
         self.steps = 0
 
-    def on_train_begin(self, model, start, steps):
+    def on_train_begin(self, model: Any, start: int, steps: int) -> None:
         self.steps = steps
 
-    def on_step_end(self, step, logs):
+    def on_step_end(self, step: int, logs: dict[str, float]) -> None:
         if not _due(step, self.every, self.steps):
             return
         row = {"step": step, **logs}
@@ -60,7 +60,8 @@ class History(Callback):
         if self.path is not None:
             self._append(row)
 
-    def _append(self, row):
+    def _append(self, row: dict[str, float]) -> None:
+        assert self.path is not None
         text = {"step": row["step"], **{name: f"{value:.6g}" for name, value in row.items() if name != "step"}}
         try:
             new = not self.path.exists()
@@ -72,7 +73,8 @@ class History(Callback):
         except OSError as error:
             raise WriteError(self.path, error, "free space, then resume the run") from None
 
-    def _open(self):
+    def _open(self) -> Any:
+        assert self.path is not None
         return self.path.open("a", newline="")
 
     def as_arrays(self) -> dict[str, np.ndarray]:
@@ -84,12 +86,12 @@ class History(Callback):
 class TensorBoard(Callback):
     """Every logged term as a TensorBoard scalar every ``every`` steps, in ``directory``."""
 
-    def __init__(self, directory: str | os.PathLike, every: int = 50):
+    def __init__(self, directory: str | os.PathLike, every: int = 50) -> None:
         self.directory, self.every = pathlib.Path(directory), every
-        self.writer = None
+        self.writer: Any = None
         self.steps = 0
 
-    def on_train_begin(self, model, start, steps):
+    def on_train_begin(self, model: Any, start: int, steps: int) -> None:
         import tensorflow as tf
 
         self.steps = steps
@@ -98,7 +100,7 @@ class TensorBoard(Callback):
         except (OSError, tf.errors.OpError) as error:
             raise WriteError(self.directory, error, "free space, then resume the run") from None
 
-    def on_step_end(self, step, logs):
+    def on_step_end(self, step: int, logs: dict[str, float]) -> None:
         if not _due(step, self.every, self.steps):
             return
         import tensorflow as tf
@@ -110,13 +112,13 @@ class TensorBoard(Callback):
         except (OSError, tf.errors.OpError) as error:
             raise WriteError(self.directory, error, "free space, then resume the run") from None
 
-    def on_train_end(self, step, logs):
+    def on_train_end(self, step: int, logs: dict[str, float]) -> None:
         self._flush()
 
-    def on_interrupt(self, step):
+    def on_interrupt(self, step: int) -> None:
         self._flush()
 
-    def _flush(self):
+    def _flush(self) -> None:
         import tensorflow as tf
 
         if self.writer is not None:
@@ -136,7 +138,7 @@ class Checkpoints(Callback):
     """
 
     def __init__(self, checkpoint: Any, directory: str | os.PathLike, every: int, keep: int = 2,
-                 on_save: Callable[[int], None] | None = None):
+                 on_save: Callable[[int], None] | None = None) -> None:
         import tensorflow as tf
 
         self.directory = pathlib.Path(directory)
@@ -149,14 +151,14 @@ class Checkpoints(Callback):
     def latest(self) -> str | None:
         return self.manager.latest_checkpoint
 
-    def on_train_begin(self, model, start, steps):
+    def on_train_begin(self, model: Any, start: int, steps: int) -> None:
         self.steps, self.saved = steps, start
 
-    def on_step_end(self, step, logs):
+    def on_step_end(self, step: int, logs: dict[str, float]) -> None:
         if _due(step, self.every, self.steps):
             self.save(step)
 
-    def on_interrupt(self, step):
+    def on_interrupt(self, step: int) -> None:
         if step > self.saved:
             self.save(step)
 
@@ -192,8 +194,8 @@ class EstimatorBiasMonitor:
     the rows so far show either sign; afterwards it returns None.
     """
 
-    def __init__(self, dataset_size, batch_size, estimator, tc_weight, total_steps,
-                 fraction=0.5, min_rows=10, min_progress=0.25, margin=1.0):
+    def __init__(self, dataset_size: int, batch_size: int, estimator: str, tc_weight: float, total_steps: int,
+                 fraction: float = 0.5, min_rows: int = 10, min_progress: float = 0.25, margin: float = 1.0) -> None:
         self.log_n = math.log(dataset_size)
         self.batch_size, self.estimator, self.tc_weight = batch_size, estimator, tc_weight
         self.total_steps = total_steps
@@ -201,7 +203,7 @@ class EstimatorBiasMonitor:
         self.rows = self.negative = self.saturated = 0
         self.warned = False
 
-    def update(self, step, logs):
+    def update(self, step: int, logs: dict[str, float]) -> str | None:
         if self.warned or "total_correlation" not in logs or "index_code_mi" not in logs:
             return None
         self.rows += 1
@@ -233,18 +235,18 @@ class BiasMonitor(Callback):
     """Runs an :class:`EstimatorBiasMonitor` on the rows a run logs (every ``every`` steps) and
     issues its message once as an :class:`EstimatorBiasWarning`."""
 
-    def __init__(self, dataset_size: int, batch_size: int, estimator: str, every: int):
+    def __init__(self, dataset_size: int, batch_size: int, estimator: str, every: int) -> None:
         self.dataset_size, self.batch_size, self.estimator, self.every = dataset_size, batch_size, estimator, every
         self.monitor: EstimatorBiasMonitor | None = None
         self.steps = 0
 
-    def on_train_begin(self, model, start, steps):
+    def on_train_begin(self, model: Any, start: int, steps: int) -> None:
         self.steps = steps
         self.monitor = EstimatorBiasMonitor(self.dataset_size, self.batch_size, self.estimator,
                                             float(model.estimated_tc_weight), steps)
 
-    def on_step_end(self, step, logs):
-        if _due(step, self.every, self.steps):
+    def on_step_end(self, step: int, logs: dict[str, float]) -> None:
+        if _due(step, self.every, self.steps) and self.monitor is not None:
             message = self.monitor.update(step, logs)
             if message:
                 warnings.warn(message, EstimatorBiasWarning, stacklevel=2)
@@ -253,13 +255,13 @@ class BiasMonitor(Callback):
 class ProgressBar(Callback):
     """Keras's progress bar over the run's steps, with every logged term."""
 
-    def __init__(self):
-        self.bar = None
+    def __init__(self) -> None:
+        self.bar: Any = None
 
-    def on_train_begin(self, model, start, steps):
+    def on_train_begin(self, model: Any, start: int, steps: int) -> None:
         import keras
 
         self.bar = keras.utils.Progbar(steps, stateful_metrics=model.logged_terms)
 
-    def on_step_end(self, step, logs):
+    def on_step_end(self, step: int, logs: dict[str, float]) -> None:
         self.bar.update(step, values=list(logs.items()))

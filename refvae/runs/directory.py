@@ -51,6 +51,7 @@ from refvae.runs.config import ConfigError, RunConfig
 if TYPE_CHECKING:
     import keras
 
+fcntl: Any
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; one writer is then the user's to keep
@@ -68,7 +69,7 @@ _PATH_ERRORS = {errno.ENAMETOOLONG: "the path is too long for the file system",
 class RunDirectoryError(ValueError):
     """A run directory that cannot be used as asked; the message names the path and what to do."""
 
-    def __init__(self, path: str | os.PathLike, reason: str):
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
@@ -82,7 +83,7 @@ class WriteError(OSError):
     """A file of the run could not be written (a full disk, a read-only or vanished folder);
     the message names the file, why, and how to continue."""
 
-    def __init__(self, path: str | os.PathLike, error: BaseException, advice: str = ""):
+    def __init__(self, path: str | os.PathLike, error: BaseException, advice: str = "") -> None:
         why = _describe(error)
         super().__init__(f"cannot write {path} ({why})" + (f": {advice}" if advice else ""))
         self.path = str(path)
@@ -92,8 +93,8 @@ def _describe(error: BaseException) -> str:
     number = getattr(error, "errno", None)
     if number in _PATH_ERRORS:
         return _PATH_ERRORS[number]
-    text = str(getattr(error, "message", None) or error).strip().splitlines()
-    text = text[0] if text else type(error).__name__
+    lines = str(getattr(error, "message", None) or error).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
     if "No space left" in text or "ENOSPC" in text:
         return _PATH_ERRORS[errno.ENOSPC]
     return text
@@ -104,7 +105,7 @@ class RunDirectory:
 
     SUBFOLDERS = ("checkpoints", "tensorboard", "report")
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike) -> None:
         if not str(path).strip():
             raise RunDirectoryError(repr(str(path)), "a run directory must be named (an empty path would be the "
                                                      "working folder)")
@@ -114,14 +115,38 @@ class RunDirectory:
     def __repr__(self):
         return f"RunDirectory({str(self.path)!r})"
 
-    config_path = property(lambda self: self.path / "config.json")
-    checkpoints = property(lambda self: self.path / "checkpoints")
-    history_path = property(lambda self: self.path / "history.csv")
-    tensorboard = property(lambda self: self.path / "tensorboard")
-    model_path = property(lambda self: self.path / "model.keras")
-    metrics_path = property(lambda self: self.path / "metrics.json")
-    report_path = property(lambda self: self.path / "report.html")
-    figures = property(lambda self: self.path / "report")
+    @property
+    def config_path(self) -> pathlib.Path:
+        return self.path / "config.json"
+
+    @property
+    def checkpoints(self) -> pathlib.Path:
+        return self.path / "checkpoints"
+
+    @property
+    def history_path(self) -> pathlib.Path:
+        return self.path / "history.csv"
+
+    @property
+    def tensorboard(self) -> pathlib.Path:
+        return self.path / "tensorboard"
+
+    @property
+    def model_path(self) -> pathlib.Path:
+        return self.path / "model.keras"
+
+    @property
+    def metrics_path(self) -> pathlib.Path:
+        return self.path / "metrics.json"
+
+    @property
+    def report_path(self) -> pathlib.Path:
+        return self.path / "report.html"
+
+    @property
+    def figures(self) -> pathlib.Path:
+        """The report's figures (``report/``)."""
+        return self.path / "report"
 
     # ------------------------------------------------------------------ where it is
 

@@ -58,7 +58,7 @@ class Callback:
 class NonFiniteLoss(RuntimeError):
     """Training produced a NaN or infinite loss; ``step`` and ``logs`` say where and what."""
 
-    def __init__(self, step: int, logs: dict[str, float], advice: str = ""):
+    def __init__(self, step: int, logs: dict[str, float], advice: str = "") -> None:
         terms = ", ".join(f"{name}={value:.4g}" for name, value in logs.items())
         super().__init__(f"non-finite loss at step {step}: {terms}" + (f"; {advice}" if advice else ""))
         self.step, self.logs, self.advice = step, dict(logs), advice
@@ -67,7 +67,7 @@ class NonFiniteLoss(RuntimeError):
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`fit`; ``step`` is the number of steps done."""
 
-    def __init__(self, step: int, message: str = ""):
+    def __init__(self, step: int, message: str = "") -> None:
         super().__init__(message or f"interrupted at step {step}")
         self.step = step
 

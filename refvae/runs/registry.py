@@ -46,7 +46,7 @@ class ConfigError(ValueError):
     ``"batch_size"``), ``reason`` the rest of the sentence (``"must be a number >= 0, got -1.0"``).
     The command line prints the option as its flag (``--beta``)."""
 
-    def __init__(self, option: str, reason: str):
+    def __init__(self, option: str, reason: str) -> None:
         super().__init__(f"{option} {reason}")
         self.option = option
         self.reason = reason

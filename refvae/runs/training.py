@@ -33,6 +33,7 @@ from refvae.runs.loop import Callback, Interrupted, NonFiniteLoss, compiled_step
 
 if TYPE_CHECKING:
     import keras
+    import tensorflow as tf
 
     from refvae.data.base import GroundTruthData
 
@@ -61,14 +62,19 @@ def batch_at(dataset: GroundTruthData, config: RunConfig, step: int) -> np.ndarr
     return dataset.observations_from_indices(dataset.sample_indices(config.batch_size, rng))
 
 
-def make_checkpoint(model: keras.Model, config: RunConfig):
+def make_checkpoint(model: keras.Model, config: RunConfig) -> tf.train.Checkpoint:
     """A ``tf.train.Checkpoint`` of what a run must restore: the model's ``checkpoint_objects``
     (weights, every optimiser, the sampling state) and the configuration it trains with."""
     import tensorflow as tf
 
-    stored = {key: value for key, value in config.to_dict().items() if key != "out"}
-    config_variable = tf.Variable(json.dumps(stored), dtype=tf.string, trainable=False)
+    config_variable = tf.Variable(_stored(config), dtype=tf.string, trainable=False)
     return tf.train.Checkpoint(**model.checkpoint_objects(), **{CONFIG_KEY: config_variable})
+
+
+def _stored(config: RunConfig) -> str:
+    """The configuration as a checkpoint stores it: JSON of every option but ``out`` (the same run
+    may be moved to another folder)."""
+    return json.dumps({key: value for key, value in config.to_dict().items() if key != "out"})
 
 
 def train(config: RunConfig, resume: bool = False, progress: bool = True,
@@ -125,8 +131,7 @@ def train(config: RunConfig, resume: bool = False, progress: bool = True,
             directory.checked_history(columns, upto=config.steps)     # are refused before any write
             start = directory.restore(checkpoint, model, config)
             rows = directory.checked_history(columns, upto=start)
-            getattr(checkpoint, CONFIG_KEY).assign(json.dumps(
-                {key: value for key, value in config.to_dict().items() if key != "out"}))
+            getattr(checkpoint, CONFIG_KEY).assign(_stored(config))     # a resume may raise the steps
         else:
             directory.remove_partial_checkpoints()
         directory.write_config(config)        # at the start, under the lock; a resume records its steps

@@ -144,7 +144,8 @@ def _fit(study, study_dir, pending, log):
                                   callbacks=[progress]),
     )
     grid = tuner.fit()
-    for result in grid:         # every row was written as its trial ended; this writes none twice
+    for index in range(len(grid)):   # every row was written as its trial ended; this writes none twice
+        result = grid[index]
         trial_id = (result.config or {}).get("trial")
         if trial_id is None or (study_dir / "results" / f"{trial_id}.json").exists():
             continue
