@@ -3,7 +3,9 @@
 A chapter that compares many trained models (chapter 12: Locatello et al. 2019's analyses) reads
 the table of a study run with ``refvae study`` instead of training the models in class. The table
 travels with the package (``refvae/course/studies/*.csv``), so the chapter reads the same rows on
-a laptop and in Colab, where only the notebook and the pip-installed package exist::
+a laptop and in Colab, where only the notebook and the pip-installed package exist. A table may be
+a snapshot of a study still running (the rows of the trials finished when it was copied, in grid
+order); a chapter reads how many trials it holds from the table itself::
 
     import refvae
     table = refvae.course.study_table("six-objectives")   # a pandas DataFrame, one row a trial
