@@ -1,6 +1,6 @@
 """The registered answers of chapters 12 and 13, each against a computation that does not use the function
-that registered it: scikit-learn on binned codes, a gradient-boosting fit read by hand, the study table summed by
-hand, the FactorVAE score measured on a rotated code, the SAP-R² measured on correlated factors."""
+that registered it: scikit-learn on binned codes, a gradient-boosting fit read by hand, the shares of pure noise
+simulated by hand, the SAP-R² measured on correlated factors, the FactorVAE score measured on four mixed codes."""
 
 import math
 
@@ -54,50 +54,59 @@ def test_12_2_dci_of_a_code_held_three_times_from_gradient_boosting_importances_
     assert course.check("12.2", [1.0 - math.log(3) / (5 * math.log(5)), 1.0]) == "wrong"   # the roles swapped
 
 
-def test_12_3_seed_share_within_beta_tcvae_summed_by_hand():
-    table = course.study_table("six-objectives")
-    rows = table[(table["status"] == "done") & (table["model"] == "beta-tcvae")]
-    by_beta = {}
-    for beta, mig in zip(rows["beta"], rows["mig"]):
-        by_beta.setdefault(float(beta), []).append(float(mig))
-    values = np.concatenate([np.array(v) for v in by_beta.values()])
-    within = sum(np.sum((np.array(v) - np.mean(v)) ** 2) for v in by_beta.values())
-    share = within / np.sum((values - values.mean()) ** 2)
-    assert 0.0 <= share <= 1.0
-    assert course.check("12.3", share) == "right"
-    assert course.check("12.3", share + 0.2) == "wrong"
+def test_12_3_shares_of_pure_noise_simulated_by_hand():
+    # 20,000 tables of 90 independent standard normal scores on the study's grid (6 objectives x 3 values x 5 seeds),
+    # the nested sums of squares computed here with NumPy (not refvae.studies.report), averaged
+    scores = np.random.default_rng(0).standard_normal((20_000, 6, 3, 5))
+    setting_means, objective_means = scores.mean(3, keepdims=True), scores.mean((2, 3), keepdims=True)
+    parts = np.stack([5 * 3 * ((objective_means - scores.mean((1, 2, 3), keepdims=True)) ** 2).sum((1, 2, 3)),
+                      5 * ((setting_means - objective_means) ** 2).sum((1, 2, 3)),
+                      ((scores - setting_means) ** 2).sum((1, 2, 3))], axis=1)
+    shares = (parts / parts.sum(1, keepdims=True)).mean(0)
+    assert course.check("12.3", shares) == "right"
+    assert course.check("12.3", [1 / 3, 1 / 3, 1 / 3]) == "wrong"           # a third each
+    assert course.check("12.3", [6 / 90, 18 / 90, 66 / 90]) != "right"       # counting groups, not degrees of freedom
 
 
-def test_12_4_factor_vae_score_of_a_45_degree_rotation_measured():
-    import refvae
+def test_12_3_the_package_shares_of_noise_agree_with_the_answer():
+    import pandas
 
-    data = refvae.data.dsprites()
+    from refvae.studies import report
 
-    class FactorCodes:
-        factor_sizes = SIZES
-
-        def sample_factors(self, n, rng):
-            return data.sample_factors(n, rng)
-
-        def observations_from_factors(self, factors):
-            return np.asarray(factors, dtype=np.float64)
-
-    def rotated(factors):
-        z = np.array(factors, dtype=np.float64)
-        x, y = z[:, 3].copy(), z[:, 4].copy()
-        z[:, 3], z[:, 4] = (x + y) / math.sqrt(2), (y - x) / math.sqrt(2)
-        return z
-
-    score = refvae.metrics.factor_vae_score(FactorCodes(), rotated, 0)["eval_accuracy"]
-    assert course.check("12.4", score) == "right"
-    assert course.check("12.4", 1.0) == "wrong"
+    grid = {"beta-vae": ("beta", (1, 4, 8)), "capacity": ("capacity", (5, 25, 75)), "factor-vae": ("gamma", (10, 30, 100)),
+            "dip-vae-i": ("lambda_od", (1, 10, 50)), "dip-vae-ii": ("lambda_od", (1, 10, 50)),
+            "beta-tcvae": ("beta", (1, 4, 8))}
+    rows = pandas.DataFrame([{"model": model, key: value, "seed": seed} for model, (key, values) in grid.items()
+                             for value in values for seed in range(5)])
+    noise = pandas.DataFrame(np.random.default_rng(1).standard_normal((90, 400)), columns=[f"y{i}" for i in range(400)])
+    shares = report.variance_shares(pandas.concat([rows, noise], axis=1), list(noise.columns))
+    mean = np.mean([[s["objective"], s["hyperparameter"], s["seed"]] for s in shares.values()], axis=0)
+    # 400 draws: the objective's share has a standard error of about 0.034 / 20 = 0.0017 (6 % of 5/89 at 2 s.e.)
+    np.testing.assert_allclose(mean, course._REGISTRY["12.3"].expected(), atol=0.006)
 
 
 def test_13_1_sap_r2_under_correlated_factors_measured():
     import refvae
 
-    tilted = refvae.data.correlated(refvae.data.dsprites(), "scale", "pos_x", strength=0.9)
+    tilted = refvae.data.correlated(refvae.data.dsprites(), "orientation", "pos_y", strength=-0.6)
     train, test = tilted.sample_factors(20_000, np.random.default_rng(1)), tilted.sample_factors(10_000, np.random.default_rng(2))
     measured = refvae.metrics.sap(train * 1.0, train, test * 1.0, test, continuous_factors=True)["sap"]
     assert course.check("13.1", measured) == "right"
     assert course.check("13.1", 1.0) == "wrong"          # the independent factors' answer
+
+
+def test_13_2_factor_vae_score_of_four_codes_mixed_by_a_hadamard_matrix_measured():
+    import refvae
+
+    data = refvae.data.dsprites()
+    sizes = np.array(SIZES)
+    hadamard = 0.5 * np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]])
+
+    def mixed(factors):
+        z = (np.asarray(factors, dtype=np.float64) - (sizes - 1) / 2) / np.sqrt((sizes**2 - 1) / 12)
+        z[:, 1:] = z[:, 1:] @ hadamard.T
+        return z
+
+    score = refvae.metrics.factor_vae_score(refvae.data.factors_as_observations(data), mixed, 0)["eval_accuracy"]
+    assert course.check("13.2", score) == "right"
+    assert course.check("13.2", 0.8) == "wrong"          # the answer for two exchangeable codes (a 45° rotation)

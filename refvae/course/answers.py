@@ -520,14 +520,14 @@ def _dci_of_a_code_held_three_times() -> np.ndarray:
     return np.array([1.0, 1.0 - math.log(3) / (5 * math.log(7))])
 
 
-def _seed_share_of_mig_within_beta_tcvae() -> float:
-    """The seed's share of the sum of squares of MIG among the β-TCVAE models of the shipped study table."""
-    from refvae.course.tables import study_table
-    from refvae.studies import report
-
-    table = study_table("six-objectives")
-    rows = table[(table["status"] == "done") & (table["model"] == "beta-tcvae")]
-    return float(report.variance_shares(rows, ["mig"])["mig"]["seed"])
+def _variance_shares_of_noise() -> np.ndarray:
+    """Expected [objective, hyperparameter, seed] shares of the sum of squares when every score of the six-objectives
+    study (6 objectives x 3 values x 5 seeds = 90 models) is an independent draw of one normal distribution: the three
+    sums of squares are independent σ² χ² variables with 6 − 1, 6 (3 − 1) and 18 (5 − 1) degrees of freedom (Cochran's
+    theorem), so each share is Beta distributed with mean its degrees of freedom over the 89 of the total."""
+    objectives, values, seeds = 6, 3, 5
+    freedom = np.array([objectives - 1, objectives * (values - 1), objectives * values * (seeds - 1)], dtype=float)
+    return freedom / freedom.sum()
 
 
 register(
@@ -550,21 +550,13 @@ register(
 )
 register(
     "12.3",
-    _seed_share_of_mig_within_beta_tcvae,
-    rtol=0.01,
-    close_rtol=0.1,
-    atol=0.01,
-    hint="among one objective's models the sum of squares splits into the part between values of β and the part "
-         "between seeds of one β",
-    description="the seed's share of MIG's sum of squares among the β-TCVAE models of the six-objectives study table",
-)
-register(
-    "12.4",
-    lambda: 0.8,
-    rtol=0.03,
-    close_rtol=0.1,
-    hint="at 45° holding either position fixed halves the variance of both mixed codes",
-    description="FactorVAE score of the identity code with (pos_x, pos_y) rotated by 45°",
+    _variance_shares_of_noise,
+    rtol=0.05,
+    close_rtol=0.25,
+    hint="count the independent deviations (degrees of freedom) each sum of squares is made of: between 6 objective "
+         "means, between 3 values within each objective, between 5 seeds within each setting",
+    description="expected [objective, hyperparameter, seed] shares of variance_shares for 90 models of pure noise "
+                "(6 objectives x 3 values x 5 seeds)",
 )
 
 
@@ -572,11 +564,11 @@ register(
 
 
 def _sap_r2_correlated() -> float:
-    """SAP (R²) of dSprites' identity code as N → ∞ with scale and pos_x coupled at strength 0.9: the two coupled
-    factors' top-two gaps are 1 − c² (c the index correlation), the other three 1."""
-    from refvae.data import comonotone_coupling, index_correlation
+    """SAP (R²) of dSprites' identity code as N → ∞ with orientation and pos_y coupled at strength −0.6: the two coupled
+    factors' top-two gaps are 1 − c² (c the index correlation; its sign does not enter), the other three 1."""
+    from refvae.data import correlated, dsprites
 
-    correlation = index_correlation(0.1 / (6 * 32) + 0.9 * comonotone_coupling(6, 32))
+    correlation = correlated(dsprites(), "orientation", "pos_y", strength=-0.6).correlation
     return (3 + 2 * (1 - correlation**2)) / 5
 
 
@@ -585,6 +577,16 @@ register(
     _sap_r2_correlated,
     rtol=0.02,
     close_rtol=0.1,
-    hint="only scale and pos_x have a second code with non-zero R²; that R² is the squared index correlation",
-    description="SAP (R²) of the identity code with scale and pos_x correlated at strength 0.9",
+    hint="only orientation and pos_y have a second code with non-zero R²; that R² is the squared index correlation",
+    description="SAP (R²) of the identity code with orientation and pos_y correlated at strength -0.6",
+)
+register(
+    "13.2",
+    lambda: 0.4,
+    rtol=0.03,
+    close_rtol=0.1,
+    hint="holding any one of the four mixed factors fixed leaves all four codes the same normalised variance; the "
+         "majority vote maps each code to one factor, whatever its choice",
+    description="FactorVAE score of dSprites' identity code with its last four (standardised) codes mixed by a 4 x 4 "
+                "Hadamard matrix",
 )
