@@ -31,23 +31,39 @@ def _fmt(value, digits=2):
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def findings(frame):
-    """{finding: {numbers..., "verdict": sentence}} computed from the study's table."""
+def _setting(cell, joint=" at "):
+    """'factor-vae at gamma = 10' (or 'vae' for a model that sweeps nothing)."""
+    return cell["model"] + (f"{joint}{cell['hyperparameter']} = {cell['value']:g}" if cell["hyperparameter"] else "")
+
+
+def _swept(frame):
+    """The hyperparameter columns that some objective of the table sweeps."""
+    from refvae.studies import report
+
+    return sorted({key for key in report._sweeps(frame).values() if key})
+
+
+def findings(frame, declared=None):
+    """{finding: {numbers..., "verdict": sentence}} computed from the study's table (``declared``:
+    the number of trials of the study's grid, when it is known)."""
     from scipy import stats
 
     from refvae.studies import report
 
     done = frame[frame["status"] == "done"]
     metrics = report.metric_columns(done)
-    out = {"trials": int(len(frame)), "done": int(len(done)), "failed": int((frame["status"] == "failed").sum()),
+    out = {"trials": int(declared or len(frame)), "done": int(len(done)), "failed": int((frame["status"] == "failed").sum()),
            "models": sorted(done["model"].unique().tolist()), "seeds": sorted(int(s) for s in done["seed"].unique())}
 
     # 1. seeds and hyperparameters matter more than the objective (Locatello et al. §5.2, Fig. 7)
     shares = report.variance_shares(done, metrics)
     seed_above = [m for m, share in shares.items() if share["seed"] > share["objective"]]
+    repeated = int((done.groupby(["model"] + [c for c in _swept(done)], dropna=False).size() > 1).sum())
     out["variance_shares"] = {
-        "shares": shares, "seed_above_objective": seed_above,
-        "verdict": (f"In {len(seed_above)} of {len(shares)} metrics the seed explains more of the variance across the "
+        "shares": shares, "seed_above_objective": seed_above, "settings_with_two_seeds": repeated,
+        "verdict": ("No setting has two finished seeds yet, so the seed's share cannot be told from zero."
+                    if repeated == 0 else
+                    f"In {len(seed_above)} of {len(shares)} metrics the seed explains more of the variance across the "
                     f"{len(done)} models than the objective does"
                     + (f" ({', '.join(seed_above)})" if seed_above else "") + "; "
                     + ("Locatello et al.'s finding that the random seed matters more than the model holds for most "
@@ -103,7 +119,8 @@ def findings(frame):
         "rows": ahead,
         "verdict": "; ".join(f"at beta = {row['beta']:g} beta-TCVAE's MIG is above beta-VAE's on {row['tcvae_ahead']} of "
                              f"{row['seeds']} seeds ({_fmt(row['tcvae']['mean'], 3)} against {_fmt(row['vae']['mean'], 3)})"
-                             for row in ahead) + "."}
+                             for row in ahead) + "." if ahead else
+                   "beta-VAE and beta-TCVAE have no finished trials at a common beta yet."}
 
     # 5. the 0.30 target of the recipe: a setting with mean MIG >= 0.30 over seeds 0-4 within 10 minutes a model
     cells = []
@@ -122,12 +139,15 @@ def findings(frame):
         target = "no finished trial"
     elif reached:
         target = (f"{len(reached)} setting(s) reach a mean MIG of {TARGET_MIG} over five seeds within ten minutes a "
-                  f"model; the best, {best['model']} at {best['hyperparameter']} = {best['value']:g}, "
+                  f"model; the best, {_setting(best)}, "
                   f"{_fmt(best['mig'], 3)} ± {_fmt(best['sd'], 3)}, is to be confirmed on seeds 5-9.")
+    elif best["seeds"] < 5:
+        target = (f"Not decided: the best setting so far, {_setting(best)}, has {_fmt(best['mig'], 3)} over "
+                  f"{best['seeds']} of the five seeds the target needs.")
     else:
         weakest = min(best["per_factor_gap"], key=best["per_factor_gap"].get) if best["per_factor_gap"] else "n/a"
-        target = (f"No setting reaches a mean MIG of {TARGET_MIG}: the nearest is {best['model']} at "
-                  f"{best['hyperparameter']} = {best['value']:g} with {_fmt(best['mig'], 3)} ± {_fmt(best['sd'], 3)} "
+        target = (f"No setting reaches a mean MIG of {TARGET_MIG}: the nearest is {_setting(best)} with "
+                  f"{_fmt(best['mig'], 3)} ± {_fmt(best['sd'], 3)} "
                   f"over {best['seeds']} seeds; its smallest per-factor gap is {weakest} "
                   f"({_fmt(best['per_factor_gap'].get(weakest), 3)}).")
     out["target"] = {"cells": cells, "reached": reached, "verdict": target}
@@ -140,8 +160,7 @@ def markdown(result):
              f"{', '.join(result['models'])}; seeds {', '.join(map(str, result['seeds']))}.", ""]
     lines += ["| setting | seeds | histogram MIG (mean ± sd) | minutes to train |", "|---|---|---|---|"]
     for cell in sorted(result["target"]["cells"], key=lambda c: (c["model"], c["value"] if c["value"] is not None else 0)):
-        setting = cell["model"] + (f", {cell['hyperparameter']} = {cell['value']:g}" if cell["hyperparameter"] else "")
-        lines.append(f"| {setting} | {cell['seeds']} | {_fmt(cell['mig'], 3)} ± {_fmt(cell['sd'], 3)} | "
+        lines.append(f"| {_setting(cell, ', ')} | {cell['seeds']} | {_fmt(cell['mig'], 3)} ± {_fmt(cell['sd'], 3)} | "
                      f"{_fmt(cell['train_minutes'], 1)} |")
     shares = result["variance_shares"]["shares"]
     lines += ["", "**Where the spread comes from** (share of each metric's sum of squares; Locatello et al. §5.2).", "",
@@ -170,7 +189,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from refvae import studies
 
-    result = findings(studies.load(args.study_dir))
+    grid = common.read_json(args.study_dir / "grid.json")
+    result = findings(studies.load(args.study_dir), declared=len(grid["trials"]))
     common.write_json(args.study_dir / "findings.json", result)
     text = markdown(result)
     (args.study_dir / "findings.md").write_text(text)

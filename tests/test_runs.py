@@ -310,3 +310,28 @@ def test_the_printed_comparison_counts_seeds_and_calls_a_winner_only_with_two_th
     assert comparison_sentence([0.5], [0.1]).endswith("One seed does not settle the comparison.")
     with pytest.raises(ValueError, match="one length"):
         comparison_sentence([0.1, 0.2], [0.1])
+
+
+def test_every_error_of_a_run_survives_pickling_with_its_message_and_fields():
+    """Ray sends a failed trial's exception to the driver by pickling it; an exception whose
+    ``__init__`` takes more than the message used to turn into a TypeError on the way."""
+    import errno
+    import pickle
+
+    from refvae.runs import directory, loop, registry
+
+    errors = [loop.NonFiniteLoss(3, {"loss": float("nan"), "kl": 1.5}, "lower beta"),
+              loop.Interrupted(7),
+              registry.ConfigError("beta", "must be a number >= 0, got -1.0"),
+              directory.RunDirectoryError("/runs/a", "holds no checkpoint"),
+              directory.RunInUse("/runs/a", "is being trained by process 12"),
+              directory.WriteError("/runs/a/metrics.json", OSError(errno.ENOSPC, "No space left on device"),
+                                   "free space and run again")]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+        fields = {key for key in vars(error) if key not in ("error", "logs")}  # nan != nan; OSError by message
+        assert fields and all(getattr(copy, key) == getattr(error, key) for key in fields), type(error)
+    assert str(errors[0]) == "non-finite loss at step 3: loss=nan, kl=1.5; lower beta"
+    assert str(errors[-1]) == ("cannot write /runs/a/metrics.json (no space left on the device): "
+                               "free space and run again")

@@ -74,6 +74,9 @@ class RunDirectoryError(ValueError):
         self.path = str(path)
         self.reason = reason
 
+    def __reduce__(self):
+        return type(self), (self.path, self.reason)
+
 
 class RunInUse(RunDirectoryError):
     """Another process is writing the run (training, resuming or evaluating it)."""
@@ -87,6 +90,10 @@ class WriteError(OSError):
         why = _describe(error)
         super().__init__(f"cannot write {path} ({why})" + (f": {advice}" if advice else ""))
         self.path = str(path)
+        self.error, self.advice = error, advice
+
+    def __reduce__(self):
+        return type(self), (self.path, self.error, self.advice)
 
 
 def _describe(error: BaseException) -> str:

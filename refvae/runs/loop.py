@@ -63,6 +63,10 @@ class NonFiniteLoss(RuntimeError):
         super().__init__(f"non-finite loss at step {step}: {terms}" + (f"; {advice}" if advice else ""))
         self.step, self.logs, self.advice = step, dict(logs), advice
 
+    def __reduce__(self):
+        # Rebuilt from its own arguments when copied or pickled (Ray sends a trial's error that way).
+        return type(self), (self.step, self.logs, self.advice)
+
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`fit`; ``step`` is the number of steps done."""
@@ -70,6 +74,9 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, step: int, message: str = "") -> None:
         super().__init__(message or f"interrupted at step {step}")
         self.step = step
+
+    def __reduce__(self):
+        return type(self), (self.step, str(self))
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

@@ -51,6 +51,9 @@ class ConfigError(ValueError):
         self.option = option
         self.reason = reason
 
+    def __reduce__(self):
+        return type(self), (self.option, self.reason)
+
 
 @dataclasses.dataclass(frozen=True)
 class Option:

@@ -170,8 +170,21 @@ def _trainable(config, study, root):
     tune.report({"row": json.dumps(row)})
 
 
-def _error_line(error: BaseException) -> str:
+def _trial_error(trial) -> str | BaseException | None:
+    """The error of a failed trial as Ray wrote it: its text file in the driver's staging folder
+    (written before ``on_trial_error`` runs; the copy in the storage folder, which
+    ``trial.get_error`` reads, may not be synced yet), else what the storage holds."""
+    path = trial.error_file
+    if path and os.path.exists(path):
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return file.read()
+    return trial.get_error() or trial.get_pickled_error()
+
+
+def _error_line(error: BaseException | str | None) -> str:
     """The last line of a trial's error that names the exception (Ray wraps it in its own)."""
+    if error is None:
+        return "the trial failed and Ray recorded no error (see the worker's log under the study's ray/ folder)"
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     named = [line for line in lines if ":" in line and line.split(":", 1)[0].replace(".", "").isidentifier()]
     return (named or lines or [type(error).__name__])[-1][:500]
@@ -221,7 +234,7 @@ def _progress_callback(study, study_dir, done_before, concurrency, log):
         def on_trial_error(self, iteration, trials, trial, **info):
             self.running = max(0, self.running - 1)
             self.failed += 1
-            error = trial.get_pickled_error() or trial.get_error()
+            error = _trial_error(trial)
             trial_id = trial.config.get("trial")
             if trial_id is not None:
                 _write_row(self.study_dir, failed_row(self.study.trial(trial_id), _error_line(error)))

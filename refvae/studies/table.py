@@ -57,6 +57,8 @@ def load(study_dir: str | os.PathLike) -> pandas.DataFrame:
     path = study_dir / "results.csv"
     if path.exists():
         frame = pandas.read_csv(path)
+        if "error" in frame:  # a finished trial's error is "" in the rows; read_csv makes it NaN
+            frame["error"] = ["" if pandas.isna(error) else str(error) for error in frame["error"]]
         if len(frame) == len(written) or not written:
             return frame
     grid = json.loads((study_dir / "grid.json").read_text()) if (study_dir / "grid.json").exists() else {}
