@@ -68,6 +68,7 @@ def test_12_3_shares_of_pure_noise_simulated_by_hand():
     assert course.check("12.3", [6 / 90, 18 / 90, 66 / 90]) != "right"       # counting groups, not degrees of freedom
 
 
+@pytest.mark.slow
 def test_12_3_the_package_shares_of_noise_agree_with_the_answer():
     import pandas
 
