@@ -160,3 +160,55 @@ def test_sample_indices_keeps_each_variants_sampling():
     rows = digits.sample_indices(5000, np.random.default_rng(2))
     assert rows.min() >= 0 and rows.max() < digits.num_observations
     assert len(np.unique(rows)) > 0.9 * digits.num_observations
+
+
+# --- the factors as observations ---------------------------------------------------------
+
+def test_factors_as_observations_renders_each_factor_vector_as_itself(sprites):
+    from refvae.data import factors_as_observations
+
+    codes = factors_as_observations(sprites)
+    factors = codes.sample_factors(50, np.random.default_rng(0))
+    observations = codes.observations_from_factors(factors)
+    assert observations.dtype == np.float64 and codes.observation_shape == (5,)
+    np.testing.assert_array_equal(observations, factors)
+    np.testing.assert_array_equal(codes.observations_from_indices(sprites.index_of(factors)), factors)
+    with pytest.raises(ValueError, match="out of range"):
+        codes.observations_from_factors([[3, 0, 0, 0, 0]])              # shape has 3 values, 0..2
+
+
+def test_factors_as_observations_keeps_the_wrapped_sampling(sprites):
+    from refvae.data import factors_as_observations
+
+    coupled = factors_as_observations(correlated(sprites, "scale", "pos_x", strength=0.9))
+    factors = coupled.sample_factors(20000, np.random.default_rng(1))
+    # the index correlation of the table, 0.9 * 0.986 for 6 scales and 32 positions
+    assert np.corrcoef(factors[:, 1], factors[:, 3])[0, 1] == pytest.approx(coupled.data.correlation, abs=0.01)
+    split = factors_as_observations(held_out(sprites, {"shape": 2, "scale": [4, 5]}))
+    factors = split.sample_factors(5000, np.random.default_rng(2))
+    assert not np.any((factors[:, 0] == 2) & (factors[:, 1] >= 4))
+
+
+def test_the_identity_code_of_the_factors_scores_factor_vae_1_and_a_45_degree_pair_at_most_0_8(sprites):
+    # holding pos_x or pos_y fixed leaves the two codes of a 45° rotation the same normalised variance: their votes split
+    # between them, and the majority vote gets at most half of the two factors' votes right: (3 + 2 / 2) / 5 = 0.8
+    from refvae.data import factors_as_observations
+    from refvae.metrics import factor_vae_score
+
+    codes = factors_as_observations(sprites)
+
+    def rotated(observations):
+        z = np.array(observations)
+        z[:, 3], z[:, 4] = (z[:, 3] + z[:, 4]) / np.sqrt(2), (z[:, 4] - z[:, 3]) / np.sqrt(2)
+        return z
+
+    sizes = dict(num_train=1000, num_eval=1000, num_variance_estimate=2000)
+    assert factor_vae_score(codes, lambda x: x, 0, **sizes)["eval_accuracy"] == 1.0
+    assert factor_vae_score(codes, rotated, 0, **sizes)["eval_accuracy"] == pytest.approx(0.8, abs=0.05)
+
+
+def test_factors_as_observations_refuses_what_is_not_a_data_set():
+    from refvae.data import factors_as_observations
+
+    with pytest.raises(TypeError, match="GroundTruthData"):
+        factors_as_observations(np.zeros((4, 5)))

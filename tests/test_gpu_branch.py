@@ -137,6 +137,8 @@ NO_SHAPE_CHANGE = {
     "01": "no GPU branch: the EM iterations depend on fast mode only",
     "06": "the model, batch and estimator come from the training preset in every mode; the GPU branch adds steps, "
           "seeds and metric samples (the sampled MIG is chunked, refvae.metrics.mig_sampled)",
+    "12": "no GPU branch: the chapter trains nothing (its codes are built from the factors, its trained models are read "
+          "from the study table shipped in refvae.course); fast mode alone sets its sample sizes",
 }
 
 
@@ -144,6 +146,15 @@ def test_chapter_01_has_no_gpu_branch():
     name, cells = _code_cells("01")
     check = [i for i, cell in enumerate(cells) if GPU_CHECK in cell]
     assert len(check) == 1 and "GPU" not in cells[check[0] + 1], f"{name} has a GPU branch now: give it a smoke plan"
+
+
+def test_chapter_12_has_no_gpu_branch_and_trains_nothing():
+    name, cells = _code_cells("12")
+    check = [i for i, cell in enumerate(cells) if GPU_CHECK in cell]
+    assert len(check) == 1 and "GPU" not in cells[check[0] + 1], f"{name} has a GPU branch now: give it a smoke plan"
+    training = [marker for marker in ("runs.fit(", "runs.train(", "train_step", ".fit(model") if any(marker in cell for cell in cells)]
+    assert not training, f"{name} trains a model now ({training}): give it a smoke plan"
+    assert any("refvae.course.study_table(" in cell for cell in cells)
 
 
 def test_chapter_06_gpu_branch_trains_the_fast_mode_shapes():
@@ -232,22 +243,20 @@ def smoke_11(chapter):
     assert model.discriminator.count_params() > 5_000_000                     # six layers of 1000 on a GPU
 
 
-def smoke_12(chapter):
+def smoke_13(chapter):
     chapter.run_cell("def training_footprint(")          # asserts the estimate stays within a T4's margins
     chapter.set(STEPS=2)
-    chapter.take("data", "downscale", "render", "OBJECTIVES", "train_model", "held_out")
-    pool = chapter["render"](chapter["data"], chapter["data"].sample_factors(2 * chapter["BATCH"], np.random.default_rng(0)))
+    chapter.take("data", "render", "held_out_batch", "train_model")
     footprint = chapter["footprint"]
-    for kind in ("β-TCVAE", "FactorVAE"):
+    for dataset in (chapter["data"], __import__("refvae").data.held_out(chapter["data"], {"shape": 2, "scale": [4, 5]})):
         start = time.perf_counter()
-        model, terms = chapter["train_model"](kind, pool)
-        print(f"12 {kind}: 2 steps of batch {chapter['BATCH']} in {time.perf_counter() - start:.1f} s on CPU")
+        model, terms = chapter["train_model"](dataset)
+        print(f"13 beta-TCVAE: 2 steps of batch {chapter['BATCH']} in {time.perf_counter() - start:.1f} s on CPU")
         assert np.isfinite(terms["elbo"])
-        # the estimate's weight count is the models' own
+        # the estimate's weight count is the model's own
         assert model.encoder.count_params() + model.decoder.count_params() == footprint["vae_weights"]
-        if kind == "FactorVAE":
-            assert model.discriminator.count_params() == footprint["disc_weights"]
-    assert chapter["BATCH"] == 2048 and chapter["VIEW"] == 64 and footprint["memory_gb"] < 15 / 4
+        assert model.encoder.input_shape[1:] == (64, 64, 1)
+    assert chapter["BATCH"] == 2048 and chapter["HIDDEN"] == (1200, 1200) and footprint["memory_gb"] < 15 / 4
 
 
 SMOKE = {name[len("smoke_"):]: plan for name, plan in dict(globals()).items() if name.startswith("smoke_")}

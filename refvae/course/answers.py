@@ -1,4 +1,4 @@
-"""The expected answers of the course's exercises, chapter by chapter (00 to 12).
+"""The expected answers of the course's exercises, chapter by chapter (00 to 13).
 
 Each chapter's exercises are registered with ``refvae.course.checker.register`` when this
 module is imported (``import refvae.course`` does it). An expected value is computed from a
@@ -512,11 +512,22 @@ def _identity_mig_10_bins() -> float:
     return float(np.mean(ratios))
 
 
-def _sap_r2_correlated() -> float:
-    from refvae.data import comonotone_coupling, index_correlation
+def _dci_of_a_code_held_three_times() -> np.ndarray:
+    """DCI [disentanglement, completeness] of dSprites' identity code with pos_x held by three codes (D = 7), when
+    the importance of pos_x splits evenly over its three copies (gradient boosting breaks ties at random): each code
+    serves one factor (disentanglement 1); pos_x's importance spreads evenly over 3 of 7 codes, so its completeness is
+    1 − log 3 / log 7 and the others' 1, each factor weighing 1/5."""
+    return np.array([1.0, 1.0 - math.log(3) / (5 * math.log(7))])
 
-    correlation = index_correlation(0.1 / (6 * 32) + 0.9 * comonotone_coupling(6, 32))
-    return (3 + 2 * (1 - correlation**2)) / 5
+
+def _variance_shares_of_noise() -> np.ndarray:
+    """Expected [objective, hyperparameter, seed] shares of the sum of squares when every score of the six-objectives
+    study (6 objectives x 3 values x 5 seeds = 90 models) is an independent draw of one normal distribution: the three
+    sums of squares are independent σ² χ² variables with 6 − 1, 6 (3 − 1) and 18 (5 − 1) degrees of freedom (Cochran's
+    theorem), so each share is Beta distributed with mean its degrees of freedom over the 89 of the total."""
+    objectives, values, seeds = 6, 3, 5
+    freedom = np.array([objectives - 1, objectives * (values - 1), objectives * values * (seeds - 1)], dtype=float)
+    return freedom / freedom.sum()
 
 
 register(
@@ -529,25 +540,53 @@ register(
 )
 register(
     "12.2",
-    lambda: 1.0,
-    rtol=0.02,
+    _dci_of_a_code_held_three_times,
+    rtol=0.03,
     close_rtol=0.1,
-    hint="gradient boosting considers every code at every split",
-    description="DCI disentanglement of the identity code with gradient-boosting importances",
+    hint="disentanglement asks how each code spreads over the factors, completeness how each factor spreads over the "
+         "codes (entropy base D = 7); how do three identical codes share the splits?",
+    description="DCI [disentanglement, completeness] with gradient boosting of the identity code with pos_x held by "
+                "three codes",
 )
 register(
     "12.3",
+    _variance_shares_of_noise,
+    rtol=0.05,
+    close_rtol=0.25,
+    hint="count the independent deviations (degrees of freedom) each sum of squares is made of: between 6 objective "
+         "means, between 3 values within each objective, between 5 seeds within each setting",
+    description="expected [objective, hyperparameter, seed] shares of variance_shares for 90 models of pure noise "
+                "(6 objectives x 3 values x 5 seeds)",
+)
+
+
+# ---------------------------------------------------------------- chapter 13
+
+
+def _sap_r2_correlated() -> float:
+    """SAP (R²) of dSprites' identity code as N → ∞ with orientation and pos_y coupled at strength −0.6: the two coupled
+    factors' top-two gaps are 1 − c² (c the index correlation; its sign does not enter), the other three 1."""
+    from refvae.data import correlated, dsprites
+
+    correlation = correlated(dsprites(), "orientation", "pos_y", strength=-0.6).correlation
+    return (3 + 2 * (1 - correlation**2)) / 5
+
+
+register(
+    "13.1",
     _sap_r2_correlated,
     rtol=0.02,
     close_rtol=0.1,
-    hint="only scale and pos_x have a second code with non-zero R²; that R² is the squared index correlation",
-    description="SAP (R²) of the identity code with scale and pos_x correlated at strength 0.9",
+    hint="only orientation and pos_y have a second code with non-zero R²; that R² is the squared index correlation",
+    description="SAP (R²) of the identity code with orientation and pos_y correlated at strength -0.6",
 )
 register(
-    "12.4",
-    lambda: 0.8,
+    "13.2",
+    lambda: 0.4,
     rtol=0.03,
     close_rtol=0.1,
-    hint="at 45° holding either position fixed halves the variance of both mixed codes",
-    description="FactorVAE score of the identity code with (pos_x, pos_y) rotated by 45°",
+    hint="holding any one of the four mixed factors fixed leaves all four codes the same normalised variance; the "
+         "majority vote maps each code to one factor, whatever its choice",
+    description="FactorVAE score of dSprites' identity code with its last four (standardised) codes mixed by a 4 x 4 "
+                "Hadamard matrix",
 )

@@ -8,7 +8,9 @@ MNIST / Fashion-MNIST; importing this package never imports TensorFlow (only
   for the published file.
 - :func:`shapes3d` — a 2-D colour data set on Shapes3D's factor grid (004).
 - :func:`mnist`, :func:`fashion_mnist`, :func:`digits` — labelled images (000, 002, 003).
-- :func:`correlated` (001 §6.1), :func:`held_out` (002 §5.5) — change how factors are sampled.
+- :func:`correlated` (001 §6.1), :func:`held_out` (002 §5.5) — change how factors are sampled;
+  :func:`factors_as_observations` — each observation is its factor vector (for codes built
+  from the factors).
 - :class:`GroundTruthData` — the protocol all of them follow; :func:`data_dir` — the cache.
 - :func:`load` — a data set by the name a run's configuration gives it (:data:`NAMES`).
 
@@ -35,9 +37,11 @@ from refvae.data.images import LabelledImages, digits, fashion_mnist, mnist, rea
 from refvae.data.shapes import SHAPES_FACTOR_NAMES, SHAPES_FACTOR_SIZES, Shapes2D, shapes3d
 from refvae.data.variants import (
     CorrelatedFactors,
+    FactorsAsObservations,
     HeldOutSplit,
     comonotone_coupling,
     correlated,
+    factors_as_observations,
     held_out,
     index_correlation,
     joint_configuration,
@@ -75,6 +79,7 @@ __all__ = [
     "DSPRITES_FACTOR_SIZES",
     "DSPRITES_URL",
     "DownloadError",
+    "FactorsAsObservations",
     "GroundTruthData",
     "HeldOutSplit",
     "LabelledImages",
@@ -90,6 +95,7 @@ __all__ = [
     "digits",
     "download",
     "dsprites",
+    "factors_as_observations",
     "fashion_mnist",
     "fetch",
     "held_out",

@@ -14,6 +14,10 @@ renderer:
   factor values (a thick 7, a big heart) are removed from training and kept as a test set;
   every single factor value still appears in training.
 
+A third wrapper, :func:`factors_as_observations`, keeps a data set's sampling and replaces its
+renderer by the factor vector itself, so that codes written as functions of the factors (the
+identity code, a rotation of it) can be scored by every metric without rendering an image.
+
 Both wrappers follow the :class:`~refvae.data.base.GroundTruthData` protocol, so metrics
 and ``as_tf_dataset`` use the modified sampling without knowing about it.
 """
@@ -33,8 +37,10 @@ from refvae.data.base import GroundTruthData, as_generator, check_count
 __all__ = [
     "CorrelatedFactors",
     "HeldOutSplit",
+    "FactorsAsObservations",
     "comonotone_coupling",
     "correlated",
+    "factors_as_observations",
     "held_out",
     "index_correlation",
     "joint_configuration",
@@ -368,3 +374,57 @@ def held_out(data: GroundTruthData,
     mask.setflags(write=False)
     test = HeldOutSplit(data, np.flatnonzero(mask), mask)
     return HeldOutSplit(data, np.flatnonzero(~mask), mask, test=test)
+
+
+# --- the factors as observations ---------------------------------------------------------
+
+class FactorsAsObservations(_Wrapper):
+    """A data set whose observation of a factor vector is the vector itself.
+
+    Sampling is the wrapped data set's (uniform, :func:`correlated` or a :func:`held_out`
+    split); only the rendering changes: ``observations_from_factors(v)`` is ``v`` as float64
+    ``[n, K]``. A representation written as a function of the factors (the identity code
+    z = v, a rotation or a copy of some of its codes) can then be scored by the metrics that
+    sample observations themselves (the BetaVAE and FactorVAE scores), as in
+    disentanglement_lib's tests of codes whose scores are known in advance.
+
+    Attributes:
+        data: the wrapped data set.
+    """
+
+    def __init__(self, data: GroundTruthData) -> None:
+        super().__init__(data)
+        self.observation_shape = (self.num_factors,)
+
+    def sample_factors(self, n: int, rng: RandomLike) -> np.ndarray:
+        """n factor vectors drawn as the wrapped data set draws them (int64 ``[n, K]``)."""
+        return self.data.sample_factors(n, rng)
+
+    def observations_from_factors(self, factors: ArrayLike) -> np.ndarray:
+        """The factor vectors themselves, checked, as float64 ``[n, K]``."""
+        return self.check_factors(factors).astype(np.float64)
+
+    def observations_from_indices(self, indices: ArrayLike) -> np.ndarray:
+        """The factor vectors of flat grid indices as float64 ``[n, K]``."""
+        return self.data.factors_of(indices).astype(np.float64)
+
+    def _epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
+        return self.data._epoch_indices(rng)
+
+
+def factors_as_observations(data: GroundTruthData) -> FactorsAsObservations:
+    """``data`` with each observation replaced by its factor vector (float64 ``[K]``).
+
+    Args:
+        data: a :class:`~refvae.data.base.GroundTruthData` (a :func:`correlated` or
+            :func:`held_out` variant keeps its sampling).
+
+    Returns:
+        :class:`FactorsAsObservations`.
+
+    Example:
+        >>> codes = factors_as_observations(dsprites())
+        >>> codes.observations_from_factors([[2, 5, 39, 31, 0]])
+        array([[ 2.,  5., 39., 31.,  0.]])
+    """
+    return FactorsAsObservations(data)
