@@ -8,8 +8,9 @@ every sentence it writes is a verdict computed from the numbers it prints beside
     python -m experiments.study_six_objectives            # writes findings.md and findings.json
     python -m experiments.study_six_objectives --print    # and prints findings.md
 
-RESULTS.md's section "Many models" is findings.md (``tests/test_experiment_study.py`` checks
-that the two agree, so no number there is typed in).
+RESULTS.md's section "Many models" will be findings.md once all 90 trials have finished (no finding
+is read from a partial table there); ``tests/test_experiment_six_objectives.py`` checks each
+verdict on tables built so that the verdict is known.
 """
 
 import argparse
