@@ -105,7 +105,8 @@ def run_study(study: StudySpec, study_dir: str | os.PathLike, address: str | Non
 def _start_ray(address, log, attempts=3):
     """Join the cluster at ``address``, or start Ray in this process with the machine's cores.
 
-    Ray's raylet gives its node agent 15 s to start (a limit of Ray itself, Ray issue 65983);
+    Ray's raylet gives its node agent 15 s to start (a limit of Ray itself:
+    https://github.com/ray-project/ray/issues/65983);
     on a machine busy enough to miss it the start is tried again, ``attempts`` times in all.
     """
     import ray
